@@ -1,0 +1,1 @@
+"""The workspace CI runner (stdlib only): manifest, bootstrap, matrix, demo, release."""

@@ -1,0 +1,135 @@
+"""Typed configurations of DEF and its named presets.
+
+Three parts: how patches are made (:class:`DataConfig`), the patch network
+(:class:`ModelConfig`) and optimisation (:class:`OptimConfig`), gathered in
+:class:`DefConfig`. Presets:
+
+- ``"paper"``: the official DEF-Sim setting (ResNet-152 U-Net, 244-bin histogram head,
+  64x64 patches at pixel size 0.02, truncation 1.0, the seven noise levels).
+- ``"tiny"``: a CPU-sized model and dataset for tests and the demo.
+- ``"mse"`` / ``"l1"``: the regression-head ablations of the paper preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+#: Pixel sizes (``resolution_3d``) of the three DEF-Sim resolutions.
+RESOLUTIONS: dict[str, float] = {"high": 0.02, "med": 0.05, "low": 0.125}
+#: The seven noise scales of DEF-Sim (standard deviation along the view direction).
+NOISE_LEVELS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How range-scan patches and their targets are made."""
+
+    patch_size: int = 64
+    """Side of a square patch in pixels."""
+    pixel_size: float = 0.02
+    """Orthographic pixel size (``resolution_3d``) in normalised shape units."""
+    noise_std: float = 0.0
+    """Standard deviation of Gaussian noise added along the view direction."""
+    truncation: float = 1.0
+    """Truncation radius eps of the distance-to-feature target."""
+    shape_extent: float = 10.0
+    """Largest bounding-box extent after the first normalisation step."""
+    curve_length_quantile: float = 0.25
+    """Quantile of sharp-curve lengths scaled to ``curve_length_target``."""
+    curve_length_target: float = 1.0
+    """Length the chosen curve-length quantile is scaled to."""
+    min_surface_fraction: float = 0.5
+    """Reject a patch whose fraction of hit pixels is below this."""
+    max_depth_jump: float = 20.0
+    """Reject a patch with a depth jump between neighbours above this many pixel sizes."""
+    sharp_angle_deg: float = 30.0
+    """Dihedral angle above which a mesh edge counts as sharp (meshes without curves)."""
+    views_per_shape: int = 32
+    """Camera directions tried per shape when making patches."""
+    curve_sample_spacing: float = 0.01
+    """Spacing of the polyline samples of parametric curves, in normalised units."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The patch network: a U-Net with a timm ResNet encoder."""
+
+    encoder: str = "resnet152"
+    """timm model name of the encoder (``features_only``, one input channel)."""
+    decoder_channels: tuple[int, ...] = (512, 256, 128, 64)
+    """Output channels of the four decoder blocks, deepest first."""
+    head: str = "histogram"
+    """``"histogram"`` (distribution over bins) or ``"regression"`` (one channel)."""
+    n_bins: int = 240
+    """Histogram bins covering [0, truncation]."""
+    margin_bins: int = 2
+    """Extra bins on each side of [0, truncation] (the paper uses 2: 244 in all)."""
+    depth_scale: float = 4.0
+    """Dataset constant dividing the depth minus its minimum (network input scale)."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Loss and optimiser."""
+
+    loss: str = "histogram"
+    """``"histogram"`` (KL to a Gaussian-smoothed target), ``"mse"`` or ``"l1"``."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """Adam weight decay."""
+    steps: int = 100_000
+    """Optimisation steps."""
+    batch_size: int = 32
+    """Patches per step."""
+
+
+@dataclass(frozen=True)
+class DefConfig:
+    """Everything one DEF run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    """Patch construction."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Patch network."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Loss and optimiser."""
+    seed: int = 0
+    """Random seed."""
+
+
+def _paper() -> DefConfig:
+    return DefConfig()
+
+
+def _tiny() -> DefConfig:
+    return DefConfig(
+        data=DataConfig(pixel_size=0.05, views_per_shape=24, curve_sample_spacing=0.02),
+        model=ModelConfig(encoder="resnet10t", decoder_channels=(64, 32, 32, 16), n_bins=60),
+        optim=OptimConfig(lr=2e-3, steps=300, batch_size=16),
+    )
+
+
+def _ablation(loss: str) -> DefConfig:
+    base = _paper()
+    return dataclasses.replace(
+        base,
+        model=dataclasses.replace(base.model, head="regression"),
+        optim=dataclasses.replace(base.optim, loss=loss),
+    )
+
+
+PRESETS: dict[str, tuple[str, DefConfig]] = {
+    "paper": ("official DEF-Sim setting: ResNet-152 U-Net, 244-bin histogram loss", _paper()),
+    "tiny": ("CPU tests and demo: ResNet-10t encoder, small decoder, 64 bins", _tiny()),
+    "mse": ("paper model with a regression head and MSE loss (ablation)", _ablation("mse")),
+    "l1": ("paper model with a regression head and L1 loss (ablation)", _ablation("l1")),
+}
+
+
+def preset(name: str) -> DefConfig:
+    """The named preset; raises ``KeyError`` listing the known names."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown DEF preset {name!r}; known: {sorted(PRESETS)}")
+    return PRESETS[name][1]

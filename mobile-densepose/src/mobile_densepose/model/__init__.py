@@ -1,0 +1,1 @@
+"""The two-stage DensePose networks: backbone, neck, RPN, box head, DensePose head."""
