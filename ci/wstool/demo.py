@@ -55,25 +55,32 @@ def run_demo(manifest: Manifest, tools: Tools, members: Sequence[str] = ()) -> i
     demo_root = manifest.root / "runs" / "demo"
     demo_root.mkdir(parents=True, exist_ok=True)
     chosen = {manifest.member(name).name for name in members} or {m.name for m in manifest.members}
-    sections: dict[str, str] = {}
+    sections: dict[str, dict[str, str]] = {}
     failed: list[str] = []
     for member in manifest.members:
+        if member.cli is None and not member.demo:
+            continue  # a library (shared-utils): nothing to demonstrate on its own
         out = demo_root / member.name
         if member.name not in chosen:
             done = (out / "report.json").is_file()
-            sections[member.name] = str(out) if done else "not run in this invocation"
+            sections[member.name] = (
+                {"folder": str(out)} if done else {"error": "not run in this invocation"}
+            )
             continue
         if not member.demo:
             print(f"--> {member.name}: no demo yet (workspace.toml has no demo = true)")
-            sections[member.name] = "no demo yet"
+            sections[member.name] = {
+                "pending": f"No demo yet: the {member.name} implementation is in progress "
+                f"(workspace.toml sets demo = true once `{member.cli or member.name} demo` exists)."
+            }
             continue
         print(f"======================== demo: {member.name} ========================", flush=True)
         error = _demo_member(manifest, tools, member, out)
         if error is None:
-            sections[member.name] = str(out)
+            sections[member.name] = {"folder": str(out)}
             print(f"--> {member.name}: demo PASS", flush=True)
         else:
-            sections[member.name] = error
+            sections[member.name] = {"error": error}
             failed.append(member.name)
             print(f"--> {member.name}: demo FAIL: {error.splitlines()[0]}", flush=True)
     spec = demo_root / "sections.json"

@@ -4,8 +4,10 @@ Runs inside the workspace environment (``.venv/bin/python``), called by ``ws.py 
 
     python ci/wstool/index_page.py DEMO_ROOT SECTIONS_JSON TITLE
 
-SECTIONS_JSON maps member -> its section folder (holding report.json) or the error /
-status text shown instead ("no demo yet", the failing command and its last lines).
+SECTIONS_JSON maps member -> {"folder": section folder holding report.json}, or
+{"error": why its demo failed (the command and its last lines)}, or {"pending": why it
+has no demo yet}. A pending member gets a one-paragraph section saying so (shown as a
+listed member, not as a failure); errors show as failed.
 """
 
 from __future__ import annotations
@@ -25,12 +27,23 @@ def main(argv: list[str]) -> int:
     if not isinstance(raw, dict):
         print(f"{spec}: expected a JSON object member -> folder or message", file=sys.stderr)
         return 2
-    from shared_utils.report import write_index
+    from shared_utils.report import ReportSection, write_index
 
     sections: dict[str, Path | str] = {}
-    for member, value in raw.items():
-        folder = Path(value)
-        sections[member] = folder if (folder / "report.json").is_file() else str(value)
+    for member, entry in raw.items():
+        if not isinstance(entry, dict) or len(entry) != 1:
+            print(f"{spec}: {member!r} must map to one of folder/error/pending", file=sys.stderr)
+            return 2
+        ((key, value),) = entry.items()
+        if key == "folder":
+            sections[member] = Path(value)
+        elif key == "pending":
+            section = ReportSection(demo_root / member, f"{member}: no demo yet", member)
+            section.text(str(value))
+            section.save()
+            sections[member] = demo_root / member
+        else:
+            sections[member] = str(value)
     page = write_index(demo_root, sections, title=title)
     print(f"wrote {page}")
     return 0

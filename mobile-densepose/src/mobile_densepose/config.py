@@ -30,9 +30,10 @@ class ModelConfig:
     backbone_norm: Literal["frozen_bn", "bn"] = "frozen_bn"
     """'frozen_bn': backbone BatchNorms become frozen affine buffers (detectron2's FrozenBN,
     what the paper counts); 'bn': trainable BatchNorm (for training from scratch)."""
-    feature_location: Literal["", "expansion", "bottleneck"] = "expansion"
-    """timm feature tap for EfficientNet-family backbones ('' for ResNets). The official
-    code taps the expanded features of strides 4-32."""
+    feature_location: Literal["", "expansion", "bottleneck", "stage_end"] = "expansion"
+    """timm feature tap: '' for ResNets; 'expansion' (official BiFPN code: expanded
+    activations); 'stage_end' (stage outputs, trailing stride-1 stages dropped: what the
+    FPN rows of Tables 4 and 5 count)."""
     neck: Literal["fpn", "bifpn"] = "bifpn"
     """FPN (1x1 laterals + 3x3 outputs) or BiFPN (one top-down + bottom-up pass)."""
     neck_channels: int = 64
@@ -178,9 +179,10 @@ def _parsing() -> ModelConfig:
 
 
 def _mobile(neck: Literal["fpn", "bifpn"], width: int, backbone: str = "spnasnet_100") -> ModelConfig:
+    location: Literal["", "expansion", "stage_end"] = "expansion" if neck == "bifpn" else "stage_end"
     return ModelConfig(
         backbone=backbone,
-        feature_location="" if backbone.startswith("resnet") else "expansion",
+        feature_location="" if backbone.startswith("resnet") else location,
         neck=neck,
         neck_channels=width,
         box_head="conv",

@@ -30,13 +30,22 @@ def test_valid_mesh_is_normalised_to_dtypes() -> None:
         ({"faces": [[0, -1, 2]]}, r"TexturedMesh\.faces: index out of range"),
         ({"faces": [[0, 1]]}, r"TexturedMesh\.faces must be \(F, 3\)"),
         ({"faces": [[0.0, 1.5, 2.0]]}, r"TexturedMesh\.faces must hold integer"),
-        ({"vertices": [[0, 0, np.nan], [1, 0, 0], [0, 1, 0]]}, r"TexturedMesh\.vertices contains NaN"),
+        (
+            {"vertices": [[0, 0, np.nan], [1, 0, 0], [0, 1, 0]]},
+            r"TexturedMesh\.vertices contains NaN",
+        ),
         ({"vertices": [[0, 0], [1, 0], [0, 1]]}, r"TexturedMesh\.vertices must be \(V, 3\)"),
         ({"uvs": np.zeros((2, 3, 2))}, r"TexturedMesh\.uvs must be \(F, 3, 2\)"),
         ({"texture": np.zeros((4, 4, 3))}, r"TexturedMesh\.texture is set but uvs is None"),
-        ({"uvs": np.zeros((1, 3, 2)), "texture": np.zeros((4, 4))}, r"TexturedMesh\.texture must be"),
+        (
+            {"uvs": np.zeros((1, 3, 2)), "texture": np.zeros((4, 4))},
+            r"TexturedMesh\.texture must be",
+        ),
         ({"vertex_colors": np.zeros((2, 3))}, r"TexturedMesh\.vertex_colors must be \(V, 3\)"),
-        ({"corner_normals": np.zeros((1, 3, 3))}, r"TexturedMesh\.corner_normals contains zero-length"),
+        (
+            {"corner_normals": np.zeros((1, 3, 3))},
+            r"TexturedMesh\.corner_normals contains zero-length",
+        ),
     ],
 )
 def test_bad_input_raises_clear_error(kwargs: dict, message: str) -> None:
@@ -93,6 +102,7 @@ def test_concatenate_packs_textures_into_an_atlas() -> None:
         bary = rng.dirichlet([1.0, 1.0, 1.0], size=50)
         uv = interpolate_corners(mesh.uvs, tri, bary)
         keep = np.all((uv > 0.1) & (uv < 0.9), axis=1)  # away from the atlas seams
+        assert merged.uvs is not None
         uv_atlas = interpolate_corners(merged.uvs, tri + offset, bary)
         np.testing.assert_allclose(
             sample_texture(merged.texture, uv_atlas[keep]),

@@ -27,14 +27,25 @@ def _volume(mesh: TexturedMesh) -> float:
         (P.textured_sphere(1.0, segments=128, rings=64), 4.0 / 3.0 * np.pi, 2e-3),
         (P.textured_box((1.0, 2.0, 3.0)), 6.0, 1e-12),
         (P.textured_cylinder(0.5, 2.0, segments=128), np.pi * 0.25 * 2.0, 1e-3),
-        (P.textured_torus(1.0, 0.3, major_segments=128, minor_segments=64), 2 * np.pi**2 * 0.09, 5e-3),
+        (
+            P.textured_torus(1.0, 0.3, major_segments=128, minor_segments=64),
+            2 * np.pi**2 * 0.09,
+            5e-3,
+        ),
     ],
 )
-def test_primitives_are_closed_outward_and_have_the_right_volume(mesh: TexturedMesh, volume: float, rtol: float) -> None:
+def test_primitives_are_closed_outward_and_have_the_right_volume(
+    mesh: TexturedMesh, volume: float, rtol: float
+) -> None:
     assert _edges_shared_twice(mesh)
     assert _volume(mesh) == pytest.approx(volume, rel=rtol)  # positive: faces point outward
     assert mesh.uvs is not None and mesh.corner_normals is not None
     assert mesh.uvs.min() >= 0.0 and mesh.uvs.max() <= 1.0
+    # Not mirrored: faces are counter-clockwise from outside, so in uv space too.
+    uv = mesh.uvs
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    assert area.min() > 0
     # Shading normals agree with the faces they belong to.
     cos = np.einsum("fkc,fc->fk", mesh.corner_normals, mesh.face_normals())
     assert cos.min() > 0.7
@@ -44,7 +55,9 @@ def test_sphere_and_torus_vertices_lie_on_the_surface() -> None:
     sphere = P.textured_sphere(2.0, segments=20, rings=10)
     np.testing.assert_allclose(np.linalg.norm(sphere.vertices, axis=1), 2.0, atol=1e-12)
     assert sphere.corner_normals is not None
-    np.testing.assert_allclose(sphere.corner_normals, sphere.vertices[sphere.faces] / 2.0, atol=1e-12)
+    np.testing.assert_allclose(
+        sphere.corner_normals, sphere.vertices[sphere.faces] / 2.0, atol=1e-12
+    )
     torus = P.textured_torus(1.5, 0.4, major_segments=16, minor_segments=8)
     rho = np.linalg.norm(torus.vertices[:, :2], axis=1)
     np.testing.assert_allclose(np.hypot(rho - 1.5, torus.vertices[:, 2]), 0.4, atol=1e-12)

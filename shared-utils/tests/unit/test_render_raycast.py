@@ -34,7 +34,9 @@ def test_hits_recombine_to_points_and_barycentrics_sum_to_one() -> None:
     # Normals: unit, perpendicular to the hit face, facing the incoming ray.
     np.testing.assert_allclose(np.linalg.norm(hits.normals[m], axis=1), 1.0, atol=1e-12)
     face_n = mesh.face_normals()[hits.triangle_ids[m]]
-    np.testing.assert_allclose(np.abs(np.einsum("ij,ij->i", face_n, hits.normals[m])), 1.0, atol=1e-12)
+    np.testing.assert_allclose(
+        np.abs(np.einsum("ij,ij->i", face_n, hits.normals[m])), 1.0, atol=1e-12
+    )
     assert np.all(np.einsum("ij,ij->i", hits.normals[m], dirs[m]) < 0)
     assert np.all(hits.mesh_ids[m] == 0)
     # Misses carry the documented fill values.

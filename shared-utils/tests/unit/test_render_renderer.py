@@ -14,12 +14,16 @@ from shared_utils.render.raycast import RaycastScene
 from shared_utils.render.renderer import render, render_orthographic
 
 
-def _camera(width: int = 64, height: int = 48, f: float = 50.0, pose: np.ndarray | None = None) -> PinholeCamera:
+def _camera(
+    width: int = 64, height: int = 48, f: float = 50.0, pose: np.ndarray | None = None
+) -> PinholeCamera:
     K = np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
     return PinholeCamera(K, np.eye(4) if pose is None else pose, width, height)
 
 
-def _quad(z: float, half: float, uvs: bool = False, texture: np.ndarray | None = None) -> TexturedMesh:
+def _quad(
+    z: float, half: float, uvs: bool = False, texture: np.ndarray | None = None
+) -> TexturedMesh:
     """Square in the plane z, facing -z (the camera); uv (0, 1) at world (-half, -half) = image top-left."""
     v = np.array([[-half, -half, z], [half, -half, z], [half, half, z], [-half, half, z]])
     f = np.array([[0, 1, 2], [0, 2, 3]])
@@ -44,7 +48,9 @@ def test_plane_depth_is_exact() -> None:
         out = render(_quad(d, half=100.0), _camera())
         assert out.mask.all()
         np.testing.assert_allclose(out.depth, d, atol=1e-5, rtol=0)
-        np.testing.assert_array_equal(out.normals, np.broadcast_to([0.0, 0.0, -1.0], out.normals.shape))
+        np.testing.assert_array_equal(
+            out.normals, np.broadcast_to([0.0, 0.0, -1.0], out.normals.shape)
+        )
 
 
 def test_plane_depth_from_a_rotated_camera() -> None:
@@ -87,9 +93,7 @@ def test_sphere_depth_and_normals_match_the_analytic_sphere() -> None:
     assert np.all(out.depth[good] >= t[good] - 1e-12)  # an inscribed mesh is hit later
     np.testing.assert_allclose(out.normals[good], n_true[good], atol=1e-3)
     hit = out.mask
-    np.testing.assert_allclose(
-        np.linalg.norm(out.points[hit] - centre, axis=1), radius, atol=1e-4
-    )
+    np.testing.assert_allclose(np.linalg.norm(out.points[hit] - centre, axis=1), radius, atol=1e-4)
     assert np.all(np.isinf(out.depth[~hit])) and np.all(out.triangle_ids[~hit] == -1)
     np.testing.assert_allclose(out.barycentrics[hit].sum(axis=1), 1.0, atol=1e-12)
 
@@ -99,13 +103,23 @@ def test_texture_quadrants_with_shading_off() -> None:
     tex = np.zeros((64, 64, 3), dtype=np.float32)
     tex[:32, :32], tex[:32, 32:], tex[32:, :32], tex[32:, 32:] = colours
     camera = _camera(64, 64, f=64.0)  # the quad at z = 2 with half-size 1 fills the image
-    out = render(_quad(2.0, half=1.0, texture=tex), camera, shading=False, background=(0.5, 0.5, 0.5))
+    out = render(
+        _quad(2.0, half=1.0, texture=tex), camera, shading=False, background=(0.5, 0.5, 0.5)
+    )
     assert out.mask.all()
     inner = np.r_[0:30, 34:64]  # 2 px away from the quadrant boundaries (bilinear blend)
-    for q, (rows, cols) in enumerate([(slice(0, 32), slice(0, 32)), (slice(0, 32), slice(32, 64)),
-                                      (slice(32, 64), slice(0, 32)), (slice(32, 64), slice(32, 64))]):
+    for q, (rows, cols) in enumerate(
+        [
+            (slice(0, 32), slice(0, 32)),
+            (slice(0, 32), slice(32, 64)),
+            (slice(32, 64), slice(0, 32)),
+            (slice(32, 64), slice(32, 64)),
+        ]
+    ):
         block = out.rgb[rows, cols]
-        sub = np.isin(np.arange(64)[rows], inner)[:, None] & np.isin(np.arange(64)[cols], inner)[None]
+        sub = (
+            np.isin(np.arange(64)[rows], inner)[:, None] & np.isin(np.arange(64)[cols], inner)[None]
+        )
         np.testing.assert_array_equal(block[sub], np.broadcast_to(colours[q], block[sub].shape))
 
 
@@ -150,7 +164,9 @@ def test_lambert_shading_values() -> None:
     np.testing.assert_allclose(out.rgb[..., 0], 0.2 + 0.8 * cos, atol=1e-6)
     # shading=False: the albedo itself.
     flat = render(mesh, camera, shading=False, albedo=(0.8, 0.4, 0.2))
-    np.testing.assert_allclose(flat.rgb, np.broadcast_to([0.8, 0.4, 0.2], flat.rgb.shape), atol=1e-7)
+    np.testing.assert_allclose(
+        flat.rgb, np.broadcast_to([0.8, 0.4, 0.2], flat.rgb.shape), atol=1e-7
+    )
 
 
 def test_background_and_supersampled_coverage() -> None:
@@ -161,11 +177,20 @@ def test_background_and_supersampled_coverage() -> None:
     v = np.array([[-5.0, -5.0, z], [x_edge, -5.0, z], [x_edge, 5.0, z], [-5.0, 5.0, z]])
     mesh = TexturedMesh(v, np.array([[0, 1, 2], [0, 2, 3]]))
     for s in (2, 4):
-        out = render(mesh, camera, shading=False, albedo=(1.0, 1.0, 1.0), background=(0.0, 0.0, 1.0), supersample=s)
+        out = render(
+            mesh,
+            camera,
+            shading=False,
+            albedo=(1.0, 1.0, 1.0),
+            background=(0.0, 0.0, 1.0),
+            supersample=s,
+        )
         np.testing.assert_array_equal(out.alpha[:, :20], 1.0)
         np.testing.assert_array_equal(out.alpha[:, 21:], 0.0)
         np.testing.assert_allclose(out.alpha[:, 20], 0.5)
-        np.testing.assert_allclose(out.rgb[:, 20], np.broadcast_to([0.5, 0.5, 1.0], (40, 3)), atol=1e-6)
+        np.testing.assert_allclose(
+            out.rgb[:, 20], np.broadcast_to([0.5, 0.5, 1.0], (40, 3)), atol=1e-6
+        )
         np.testing.assert_array_equal(out.rgb[:, 25], np.broadcast_to([0.0, 0.0, 1.0], (40, 3)))
         np.testing.assert_array_equal(out.mask[:, :20], True)
 
@@ -196,10 +221,26 @@ def test_orthographic_depth_of_a_tilted_plane_is_linear() -> None:
 
 def test_render_is_deterministic_and_fast() -> None:
     obj = random_textured_object(5)
-    camera = _camera(256, 256, f=300.0, pose=np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 3.0], [0, 0, 0, 1.0]]))
+    camera = _camera(
+        256,
+        256,
+        f=300.0,
+        pose=np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 3.0], [0, 0, 0, 1.0]]),
+    )
     a = render(obj, camera, light_dir=(1, -1, -1))
     b = render([obj], camera, light_dir=(1, -1, -1))
-    for field in ("rgb", "alpha", "depth", "normals", "points", "uv", "mask", "triangle_ids", "mesh_ids", "barycentrics"):
+    for field in (
+        "rgb",
+        "alpha",
+        "depth",
+        "normals",
+        "points",
+        "uv",
+        "mask",
+        "triangle_ids",
+        "mesh_ids",
+        "barycentrics",
+    ):
         assert getattr(a, field).tobytes() == getattr(b, field).tobytes(), field
     assert 0.05 < a.mask.mean() < 0.9
     scene = RaycastScene(obj)
@@ -228,4 +269,4 @@ def test_render_rejects_bad_inputs() -> None:
     with pytest.raises(ValueError, match="cam_from_world must be a finite"):
         render_orthographic(mesh, np.eye(3), 8, 8, 0.1)
     with pytest.raises(ValueError, match=r"TexturedMesh\.faces: index out of range"):
-        render(TexturedMesh(mesh.vertices, [[0, 1, 4]]), camera)
+        render(TexturedMesh(mesh.vertices, np.array([[0, 1, 4]])), camera)

@@ -1,9 +1,17 @@
 """timm backbones as feature extractors of strides 4, 8, 16 and 32 (C2..C5).
 
-The official code builds every backbone with ``timm.create_model(..., features_only=True,
-out_indices=(1, 2, 3, 4), feature_location="expansion")`` and turns its BatchNorms into
-detectron2's FrozenBatchNorm (affine buffers, not parameters). Weights are never
-downloaded here (``pretrained=False``); a user loads ImageNet weights from a local file.
+Two ways to tap the features, both reproducing the paper's parameter counts:
+
+* ``feature_location="expansion"`` (the official Mobile Parsing R-CNN code, used by the
+  BiFPN models): ``timm.create_model(..., features_only=True, out_indices=(1, 2, 3, 4),
+  feature_location="expansion")``; the taps are the expanded activations.
+* ``stage_end`` (the FPN ablations of Tables 4 and 5): C2..C4 are the ends of the last
+  stage of each stride and C5 the end of the stage that first reaches stride 32; trailing
+  stride-1 stages (e.g. EfficientNet-B0's 320-channel stage, MobileNetV3's 1x1 conv stage)
+  are dropped. This is what the counts of Table 5 imply (see the README).
+
+BatchNorms become detectron2's FrozenBatchNorm (affine buffers, not parameters) unless
+``norm="bn"``. Weights are never downloaded (``pretrained=False``).
 """
 
 from __future__ import annotations
@@ -15,6 +23,50 @@ import torch
 from timm.layers import freeze_batch_norm_2d
 from torch import nn
 
+FeatureLocation = Literal["", "expansion", "bottleneck", "stage_end"]
+
+
+class _StageTaps(nn.Module):
+    """Stem + the kept stages of an EfficientNet-style timm model, returning 4 stage outputs."""
+
+    def __init__(self, net: nn.Module, name: str) -> None:
+        super().__init__()
+        for attr in ("conv_stem", "bn1", "blocks"):
+            if not hasattr(net, attr):
+                raise ValueError(f"backbone {name!r} has no {attr!r}: use feature_location ''")
+        self.stem = nn.Sequential(net.conv_stem, net.bn1)
+        blocks = list(net.blocks)  # type: ignore[arg-type]
+        with torch.no_grad():
+            x = self.stem(torch.zeros(1, 3, 64, 64))
+            strides = []
+            channels = []
+            for stage in blocks:
+                x = stage(x)
+                strides.append(64 // x.shape[-1])
+                channels.append(int(x.shape[1]))
+        taps = []
+        for s in (4, 8, 16):
+            idx = [i for i, st in enumerate(strides) if st == s]
+            if not idx:
+                raise ValueError(f"backbone {name!r} has no stage of stride {s}")
+            taps.append(idx[-1])
+        idx32 = [i for i, st in enumerate(strides) if st == 32]
+        if not idx32:
+            raise ValueError(f"backbone {name!r} has no stage of stride 32")
+        taps.append(idx32[0])
+        self.stages = nn.ModuleList(blocks[: taps[-1] + 1])
+        self.taps = taps
+        self.channels = [channels[i] for i in taps]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        feats = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.taps:
+                feats.append(x)
+        return feats
+
 
 class TimmBackbone(nn.Module):
     """A timm network returning its C2..C5 feature maps.
@@ -22,30 +74,37 @@ class TimmBackbone(nn.Module):
     Args:
         name: timm model name.
         norm: 'frozen_bn' (BatchNorm -> frozen affine buffers) or 'bn' (trainable).
-        feature_location: timm feature tap ('' for ResNets, 'expansion' for the
-            EfficientNet family as in the official code).
+        feature_location: '' / 'bottleneck' / 'expansion' (timm's features_only taps) or
+            'stage_end' (stage outputs, trailing stride-1 stages dropped).
     """
 
     def __init__(
         self,
         name: str,
         norm: Literal["frozen_bn", "bn"] = "frozen_bn",
-        feature_location: str = "expansion",
+        feature_location: FeatureLocation = "expansion",
     ) -> None:
         super().__init__()
-        kwargs: dict[str, object] = {}
-        if feature_location:
-            kwargs["feature_location"] = feature_location
-        body = timm.create_model(
-            name, pretrained=False, features_only=True, out_indices=(1, 2, 3, 4), **kwargs
-        )
-        reductions = body.feature_info.reduction()
-        if list(reductions) != [4, 8, 16, 32]:
-            raise ValueError(f"backbone {name!r} gives strides {reductions}, expected 4, 8, 16, 32")
+        body: nn.Module
+        if feature_location == "stage_end":
+            taps = _StageTaps(timm.create_model(name, pretrained=False), name)
+            channels = taps.channels
+            body = taps
+        else:
+            kwargs: dict[str, object] = {}
+            if feature_location:
+                kwargs["feature_location"] = feature_location
+            body = timm.create_model(
+                name, pretrained=False, features_only=True, out_indices=(1, 2, 3, 4), **kwargs
+            )
+            reductions = list(body.feature_info.reduction())  # type: ignore[union-attr,operator]
+            if reductions != [4, 8, 16, 32]:
+                raise ValueError(f"backbone {name!r} gives strides {reductions}, expected 4..32")
+            channels = list(body.feature_info.channels())  # type: ignore[union-attr,operator]
         if norm == "frozen_bn":
             body = freeze_batch_norm_2d(body)
         self.body = body
-        self.channels: list[int] = list(body.feature_info.channels())
+        self.channels: list[int] = channels
         """Channels of C2..C5."""
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:

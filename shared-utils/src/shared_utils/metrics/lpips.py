@@ -92,7 +92,11 @@ class LPIPS(nn.Module):
             f"Take lpips/weights/v0.1/{_HEAD_FILE[net]} from the 'lpips' package "
             "(PyPI) or https://github.com/richzhang/PerceptualSimilarity.",
         )
-        model = alexnet(weights=None) if net == "alex" else vgg16(weights=None)
+        # Build on the meta device: only the trunk is kept, so the large classifier is
+        # never allocated; load_state_dict below fills every trunk tensor.
+        with torch.device("meta"):
+            model = alexnet(weights=None) if net == "alex" else vgg16(weights=None)
+        trunk = model.features.to_empty(device="cpu")
         state = torch.load(trunk_path, map_location="cpu", weights_only=True)
         features = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
         if not features:
@@ -100,14 +104,14 @@ class LPIPS(nn.Module):
                 f"{trunk_path}: no 'features.*' keys; expected a torchvision {net} state_dict"
             )
         try:
-            model.features.load_state_dict(features, strict=True)
+            trunk.load_state_dict(features, strict=True)
         except RuntimeError as exc:
             raise ValueError(f"{trunk_path}: not a torchvision {net} state_dict: {exc}") from exc
-        for layer in model.features:
+        for layer in trunk:
             if isinstance(layer, nn.ReLU):
                 layer.inplace = False  # the sliced activations are kept, so no in-place ops
         self.slices = nn.ModuleList(
-            nn.Sequential(*[model.features[i] for i in range(a, b)]) for a, b in _SLICES[net]
+            nn.Sequential(*[trunk[i] for i in range(a, b)]) for a, b in _SLICES[net]
         )
         heads = torch.load(head_path, map_location="cpu", weights_only=True)
         self.heads = nn.ParameterList()

@@ -175,35 +175,34 @@ def concatenate(meshes: Sequence[TexturedMesh]) -> TexturedMesh:
     offsets = np.cumsum([0] + [m.num_vertices for m in meshes[:-1]])
     vertices = np.concatenate([m.vertices for m in meshes])
     faces = np.concatenate([m.faces + off for m, off in zip(meshes, offsets)])
-    colors = None
-    if meshes[0].vertex_colors is not None:
-        colors = np.concatenate([m.vertex_colors for m in meshes])  # type: ignore[misc]
-    normals = None
-    if meshes[0].corner_normals is not None:
-        normals = np.concatenate([m.corner_normals for m in meshes])  # type: ignore[misc]
-    uvs = None
-    texture = None
-    if meshes[0].uvs is not None:
-        uv_list = [m.uvs for m in meshes]
-        if meshes[0].texture is not None:
-            textures = [m.texture for m in meshes]
-            height = max(t.shape[0] for t in textures)  # type: ignore[union-attr]
-            width = sum(t.shape[1] for t in textures)  # type: ignore[union-attr]
-            texture = np.zeros((height, width, 3), dtype=np.float32)
-            remapped = []
-            col = 0
-            for tex, uv in zip(textures, uv_list):
-                h, w = tex.shape[:2]  # type: ignore[union-attr]
-                texture[:h, col : col + w] = tex
-                new = np.empty_like(uv)
-                new[..., 0] = (col + uv[..., 0] * w) / width  # type: ignore[index]
-                # texel row (1 - v) h keeps its value in the taller atlas
-                new[..., 1] = 1.0 - (1.0 - uv[..., 1]) * h / height  # type: ignore[index]
-                remapped.append(new)
-                col += w
-            uv_list = remapped
-        uvs = np.concatenate(uv_list)  # type: ignore[arg-type]
+    colors = _concat_optional([m.vertex_colors for m in meshes])
+    normals = _concat_optional([m.corner_normals for m in meshes])
+    uv_list = [m.uvs for m in meshes if m.uvs is not None]
+    textures = [m.texture for m in meshes if m.texture is not None]
+    texture: np.ndarray | None = None
+    if textures:
+        height = max(t.shape[0] for t in textures)
+        width = sum(t.shape[1] for t in textures)
+        texture = np.zeros((height, width, 3), dtype=np.float32)
+        remapped = []
+        col = 0
+        for tex, uv in zip(textures, uv_list):
+            h, w = tex.shape[:2]
+            texture[:h, col : col + w] = tex
+            new = np.empty_like(uv)
+            new[..., 0] = (col + uv[..., 0] * w) / width
+            # the texel row (1 - v) h keeps its value in the taller atlas
+            new[..., 1] = 1.0 - (1.0 - uv[..., 1]) * h / height
+            remapped.append(new)
+            col += w
+        uv_list = remapped
+    uvs = np.concatenate(uv_list) if uv_list else None
     return TexturedMesh(vertices, faces, uvs, texture, colors, normals)
+
+
+def _concat_optional(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    present = [a for a in arrays if a is not None]
+    return np.concatenate(present) if present else None
 
 
 def _as_float_array(value: object, field: str, dtype: type) -> np.ndarray:

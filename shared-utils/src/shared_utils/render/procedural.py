@@ -234,8 +234,8 @@ def textured_sphere(
         )
     )
     if Rn > 2:
-        k, jj = np.meshgrid(np.arange(1, Rn - 1), j, indexing="ij")
-        k, jj = k.ravel(), jj.ravel()
+        k2, j2 = np.meshgrid(np.arange(1, Rn - 1), j, indexing="ij")
+        k, jj = k2.ravel(), j2.ravel()
         a, b, c, d = vid(k, jj), vid(k + 1, jj), vid(k + 1, jj + 1), vid(k, jj + 1)
         ua, ub = jj / S, (jj + 1) / S
         va, vb = 1 - k / Rn, 1 - (k + 1) / Rn
@@ -312,7 +312,8 @@ def textured_cylinder(
     """Cylinder around the z axis from z = -height/2 to +height/2.
 
     The side maps u = angle / 2 pi, v = 0 at the bottom to 1 at the top; each cap maps
-    the disc inscribed in the texture (centre (0.5, 0.5)). Without caps it is an open tube.
+    the disc inscribed in the texture (centre (0.5, 0.5)), unmirrored as seen from
+    outside. Without caps it is an open tube.
     """
     S = int(segments)
     if S < 3 or radius <= 0 or height <= 0:
@@ -342,6 +343,8 @@ def textured_cylinder(
     ]
     if caps:
         disc = 0.5 + 0.5 * np.stack([cos, sin], 1)
+        # Seen from below, +x is on the left: mirror u so the bottom cap is not mirrored.
+        disc_bottom = 0.5 + 0.5 * np.stack([-cos, sin], 1)
         centre_uv = np.full((S, 2), 0.5)
         cb, ct = 2 * S, 2 * S + 1
         faces += [
@@ -350,7 +353,7 @@ def textured_cylinder(
         ]
         uvs += [
             np.stack([centre_uv, disc, disc[nxt]], 1),
-            np.stack([centre_uv, disc[nxt], disc], 1),
+            np.stack([centre_uv, disc_bottom[nxt], disc_bottom], 1),
         ]
         up = np.broadcast_to([0.0, 0.0, 1.0], (S, 3, 3))
         normals += [up, -up]
@@ -384,8 +387,8 @@ def textured_torus(
     normal = np.stack([np.cos(T) * np.cos(P), np.cos(T) * np.sin(P), np.sin(T)], -1).reshape(-1, 3)
     centre = np.stack([np.cos(P), np.sin(P), np.zeros_like(P)], -1).reshape(-1, 3) * major_radius
     vertices = centre + minor_radius * normal
-    i, j = np.meshgrid(np.arange(M), np.arange(N), indexing="ij")
-    i, j = i.ravel(), j.ravel()
+    i2, j2 = np.meshgrid(np.arange(M), np.arange(N), indexing="ij")
+    i, j = i2.ravel(), j2.ravel()
 
     def vid(ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
         return (ii % M) * N + jj % N

@@ -1,0 +1,152 @@
+"""View-to-view re-projection with a z-test and min-combination (kernel 2).
+
+Whole-shape fusion in DEF carries each source view's per-point predictions into every
+target view and keeps, per target pixel, the minimum over sources. Here the views are
+orthographic range scans (see :mod:`def_features.data.scan`): the target view is given
+by its ``cam_from_world`` pose, pixel size and depth map. A source point ``x`` with
+value ``v`` is moved into the target camera frame, ``c = R x + t``; it falls on pixel
+
+    col = floor(c_x / pixel_size + W / 2),  row = floor(c_y / pixel_size + H / 2)
+
+and contributes ``v`` to that pixel when the pixel sees the surface and the point
+passes the z-test ``|c_z - depth[row, col]| <= tolerance`` (the point is on the
+surface the target pixel sees, not occluded or behind it). Contributions are combined
+by ``min`` with the current value of ``out`` (so calling once per source view fuses
+all sources). No gradient: fusion runs at inference time.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from shared_utils.kernels import resolve_implementation
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - triton missing
+    triton = None
+    tl = None
+
+
+def _pixel_targets(
+    points: torch.Tensor,
+    cam_from_world: torch.Tensor,
+    depth: torch.Tensor,
+    pixel_size: float,
+    tolerance: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference helper: flat pixel index (N,) and validity (N,) of each point."""
+    h, w = depth.shape
+    R = cam_from_world[:3, :3].to(points.dtype)
+    t = cam_from_world[:3, 3].to(points.dtype)
+    c = points @ R.T + t
+    col = torch.floor(c[:, 0] / pixel_size + w / 2).long()
+    row = torch.floor(c[:, 1] / pixel_size + h / 2).long()
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    flat = torch.where(inside, row * w + col, torch.zeros_like(col))
+    d = depth.reshape(-1)[flat].to(points.dtype)
+    valid = inside & torch.isfinite(d) & ((c[:, 2] - d).abs() <= tolerance)
+    return flat, valid
+
+
+def _torch_reproject(points, values, cam_from_world, depth, pixel_size, tolerance, out):
+    flat, valid = _pixel_targets(points, cam_from_world, depth, pixel_size, tolerance)
+    out_flat = out.reshape(-1)
+    out_flat.scatter_reduce_(0, flat[valid], values[valid].to(out.dtype), reduce="amin")
+    return out
+
+
+if triton is not None:
+
+    @triton.jit
+    def _reproject_kernel(
+        p_ptr,
+        v_ptr,
+        m_ptr,
+        depth_ptr,
+        out_ptr,
+        N,
+        H,
+        W,
+        inv_pixel,
+        tol,
+        BLOCK: tl.constexpr,
+    ):
+        r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        nmask = r < N
+        x = tl.load(p_ptr + r * 3 + 0, mask=nmask, other=0.0)
+        y = tl.load(p_ptr + r * 3 + 1, mask=nmask, other=0.0)
+        z = tl.load(p_ptr + r * 3 + 2, mask=nmask, other=0.0)
+        v = tl.load(v_ptr + r, mask=nmask, other=0.0)
+        cx = tl.load(m_ptr + 0) * x + tl.load(m_ptr + 1) * y + tl.load(m_ptr + 2) * z + tl.load(m_ptr + 3)
+        cy = tl.load(m_ptr + 4) * x + tl.load(m_ptr + 5) * y + tl.load(m_ptr + 6) * z + tl.load(m_ptr + 7)
+        cz = tl.load(m_ptr + 8) * x + tl.load(m_ptr + 9) * y + tl.load(m_ptr + 10) * z + tl.load(m_ptr + 11)
+        col = tl.floor(cx * inv_pixel + W * 0.5).to(tl.int32)
+        row = tl.floor(cy * inv_pixel + H * 0.5).to(tl.int32)
+        inside = nmask & (col >= 0) & (col < W) & (row >= 0) & (row < H)
+        flat = tl.where(inside, row * W + col, 0)
+        d = tl.load(depth_ptr + flat, mask=inside, other=float("inf"))
+        ok = inside & (tl.abs(cz - d) <= tol)
+        tl.atomic_min(out_ptr + flat, v, mask=ok)
+
+
+def _triton_reproject(points, values, cam_from_world, depth, pixel_size, tolerance, out):
+    p = points.float().contiguous()
+    v = values.float().contiguous()
+    m = cam_from_world[:3, :4].float().contiguous().to(p.device)
+    d = depth.float().contiguous()
+    res = out if out.dtype == torch.float32 and out.is_contiguous() else out.float().contiguous()
+    n = p.shape[0]
+    if n:
+        block = 256 if p.device.type == "cpu" else 1024
+        grid = (triton.cdiv(n, block),)
+        h, w = d.shape
+        _reproject_kernel[grid](p, v, m, d, res, n, h, w, 1.0 / pixel_size, tolerance, BLOCK=block)
+    if res is not out:
+        out.copy_(res)
+    return out
+
+
+@torch.no_grad()
+def reproject_min(
+    points: torch.Tensor,
+    values: torch.Tensor,
+    cam_from_world: torch.Tensor,
+    depth: torch.Tensor,
+    pixel_size: float,
+    tolerance: float,
+    out: torch.Tensor | None = None,
+    *,
+    implementation: str = "auto",
+) -> torch.Tensor:
+    """Min-combine source-point values into a target orthographic view's pixel grid.
+
+    Args:
+        points: (N, 3) world points of a source view.
+        values: (N,) their values (predicted distances).
+        cam_from_world: (4, 4) the target view's world-to-camera pose (OpenCV axes).
+        depth: (H, W) the target view's depth (``inf`` where the ray misses).
+        pixel_size: the target view's orthographic pixel size.
+        tolerance: z-test tolerance (world units).
+        out: (H, W) running minimum, updated in place; a new ``inf``-filled map if None.
+        implementation: ``"auto"``, ``"torch"`` or ``"triton"``.
+
+    Returns:
+        (H, W) ``out``: per pixel the min over contributing points (``inf`` where none).
+    """
+    if points.ndim != 2 or points.shape[1] != 3 or values.shape != points.shape[:1]:
+        raise ValueError(
+            f"reproject_min: points (N, 3) and values (N,) expected, got {tuple(points.shape)} "
+            f"and {tuple(values.shape)}"
+        )
+    if depth.ndim != 2 or cam_from_world.shape != (4, 4):
+        raise ValueError(
+            f"reproject_min: depth (H, W) and cam_from_world (4, 4) expected, got "
+            f"{tuple(depth.shape)} and {tuple(cam_from_world.shape)}"
+        )
+    if out is None:
+        out = torch.full(depth.shape, float("inf"), dtype=torch.float32, device=depth.device)
+    impl = resolve_implementation(implementation, points, values, depth, out, op="reproject_min")
+    fn = _triton_reproject if impl == "triton" else _torch_reproject
+    return fn(points, values, cam_from_world.to(points.device), depth, pixel_size, tolerance, out)

@@ -1,0 +1,160 @@
+"""Typed configs of NPBG++ and the named presets ("tiny" for CPU tests/demo, "paper").
+
+The "paper" preset follows the official implementation (rakhimovv/npbgpp): c = 8
+descriptor channels, m = 6 basis functions on a 3-frequency harmonic embedding, ridge
+alpha = 1, spnasnet_100 U-Net extractor (decoder 256/128/64/32/16), gated refiner with
+filters 16/32/48/64/80 over 5 raster scales, 256 px crops, Adam 1e-4, VGG-19 perceptual
++ L1 on 4x downsampled images + the self-supervised descriptor term.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from shared_utils.train.trainer import TrainerConfig
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the modeling and rendering stages."""
+
+    descriptor_dim: int = 8
+    """c: channels of the feature map and of every point descriptor."""
+    num_basis: int = 6
+    """m: learnable basis functions H(v) of the view-dependent descriptor (eq. 3)."""
+    harmonic_frequencies: int = 3
+    """Frequencies of the harmonic embedding of the view direction fed to the basis MLP."""
+    basis_hidden: int = 64
+    """Width of the hidden layers of the basis MLP."""
+    basis_layers: int = 2
+    """Hidden layers of the basis MLP."""
+    ridge_alpha: float = 1.0
+    """alpha: ridge regulariser of the coefficient solve (eq. 5)."""
+    encoder: str = "spnasnet_100"
+    """Feature-extractor encoder: a timm model name (features_only, 5 levels) or "tiny"."""
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    """Channels of the five U-Net decoder blocks of the feature extractor."""
+    refiner_channels: tuple[int, ...] = (16, 32, 48, 64, 80)
+    """Filters of the gated refiner U-Net per level; its length is the number of scales."""
+    visibility_scale: float = 1.0
+    """Resolution factor of the visibility z-buffer (0.5 for ScanNet, 1.0 elsewhere)."""
+    up_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    """World up direction used for the canonical image alignment."""
+    align_views: bool = True
+    """Rotate input and output views so the projected world up is vertical."""
+
+    @property
+    def num_scales(self) -> int:
+        """Raster scales 1, 1/2, ..., one per refiner level."""
+        return len(self.refiner_channels)
+
+
+@dataclass
+class DataConfig:
+    """The embedded synthetic scenes (textured objects seen from known cameras)."""
+
+    num_train_scenes: int = 4
+    """Scenes used for training."""
+    num_test_scenes: int = 1
+    """Unseen scenes for evaluation (never trained on)."""
+    views_per_scene: int = 16
+    """Rendered views per scene (an orbit pair of rings around the object)."""
+    image_size: int = 64
+    """Height and width of the rendered views (a multiple of 2**(num_scales-1))."""
+    num_points: int = 6000
+    """Points sampled on the object surfaces per scene."""
+    seed: int = 0
+    """Seed of the scene generator."""
+
+
+@dataclass
+class LossConfig:
+    """Training losses."""
+
+    l1_weight: float = 1.0
+    """Weight of the L1 loss between 4x-downsampled output and target."""
+    l1_downsample: int = 4
+    """Downsampling factor of the L1 term."""
+    perceptual_weight: float = 1.0
+    """Weight of the VGG-19 perceptual loss (needs vgg19_weights)."""
+    vgg19_weights: str | None = None
+    """Path to a local torchvision VGG-19 state dict; None replaces the perceptual loss by SSIM."""
+    ssim_weight: float = 1.0
+    """Weight of (1 - SSIM), used when no VGG-19 weights are given."""
+    self_supervised_weight: float = 1.0
+    """Weight of the self-supervised term (render from descriptors taken from the target)."""
+
+
+@dataclass
+class Config:
+    """Everything a training run needs."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Architecture."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Embedded data."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Losses."""
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(batch_size=1))
+    """Shared trainer settings (batch_size counts target views)."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    crop_size: int = 256
+    """Side of the random square crop of the target view (clipped to the image)."""
+    source_views: int = 4
+    """Source views aggregated into descriptors per training step."""
+    finetune: str = "none"
+    """Fine-tuning variant: none, ft (coefficients beta, beta0 + refiner) or ft-system."""
+
+
+def tiny_config() -> Config:
+    """A model that trains in about a minute on 2 CPU cores."""
+    return Config(
+        model=ModelConfig(
+            descriptor_dim=8,
+            num_basis=6,
+            basis_hidden=32,
+            encoder="tiny",
+            decoder_channels=(32, 32, 16, 16, 8),
+            refiner_channels=(16, 24, 32, 40),
+        ),
+        data=DataConfig(),
+        loss=LossConfig(perceptual_weight=0.0, ssim_weight=0.2),
+        trainer=TrainerConfig(
+            steps=300,
+            batch_size=1,
+            log_every=50,
+            checkpoint_every=0,
+            progress=False,
+            tensorboard=False,
+            deterministic=False,
+            device="cpu",
+        ),
+        lr=2e-3,
+        crop_size=48,
+        source_views=4,
+    )
+
+
+def paper_config() -> Config:
+    """The official NPBG++ settings (needs a GPU and a local VGG-19 file)."""
+    return Config(
+        data=DataConfig(image_size=512, num_points=200_000, views_per_scene=64),
+        trainer=TrainerConfig(steps=200_000, batch_size=1, checkpoint_every=5000),
+        loss=LossConfig(perceptual_weight=1.0, ssim_weight=0.0),
+    )
+
+
+PRESETS: dict[str, tuple[str, Config]] = {
+    "tiny": ("tiny encoder and refiner, 64 px views, a minute on CPU", tiny_config()),
+    "paper": ("official architecture and losses (spnasnet_100, VGG-19 perceptual)", paper_config()),
+}
+"""Named presets: name -> (description, config)."""
+
+
+def preset(name: str) -> Config:
+    """A fresh copy of the named preset."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return copy.deepcopy(PRESETS[name][1])
