@@ -48,7 +48,9 @@ def test_backward_matches_finite_differences() -> None:
 def test_known_segment_closed_form_and_truncation() -> None:
     a = torch.tensor([[0.0, 0.0, 0.0]])
     b = torch.tensor([[2.0, 0.0, 0.0]])
-    pts = torch.tensor([[1.0, 0.3, 0.0], [-0.3, 0.0, 0.4], [3.0, 0.0, 0.0], [1.0, 0.0, 5.0], [0.5, 0, 0]])
+    pts = torch.tensor(
+        [[1.0, 0.3, 0.0], [-0.3, 0.0, 0.4], [3.0, 0.0, 0.0], [1.0, 0.0, 5.0], [0.5, 0, 0]]
+    )
     d, idx, direction = point_segment_distance(pts, a, b, 1.0, implementation="torch")
     assert_close(d, torch.tensor([0.3, 0.5, 1.0, 1.0, 0.0]), atol=1e-6, name="d")
     assert_close(direction[0], torch.tensor([0.0, -1.0, 0.0]), atol=1e-6)
@@ -60,14 +62,19 @@ def test_known_segment_closed_form_and_truncation() -> None:
 def test_circle_distance_within_sagitta() -> None:
     r = 2.0
     circle = CircleCurve(
-        center=np.zeros(3), radius=r, x_axis=np.array([1.0, 0, 0]), y_axis=np.array([0, 1.0, 0]),
+        center=np.zeros(3),
+        radius=r,
+        x_axis=np.array([1.0, 0, 0]),
+        y_axis=np.array([0, 1.0, 0]),
         t_range=(0.0, 2 * math.pi),
     )
     poly = circle.sample(0.01)
     a, b = polyline_segments(poly)
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(300, 3))
-    d, _, _ = point_segment_distance(torch.from_numpy(pts), torch.from_numpy(a), torch.from_numpy(b))
+    d, _, _ = point_segment_distance(
+        torch.from_numpy(pts), torch.from_numpy(a), torch.from_numpy(b)
+    )
     rho = np.linalg.norm(pts[:, :2], axis=1)
     exact = np.sqrt((rho - r) ** 2 + pts[:, 2] ** 2)
     step = float(np.linalg.norm(poly[1] - poly[0]))
@@ -88,6 +95,8 @@ def test_bspline_distance_matches_dense_sampling() -> None:
     dense = curve.evaluate(np.linspace(0, 1, 200_001))
     rng = np.random.default_rng(1)
     pts = rng.uniform(-1, 5, size=(200, 3))
-    d, _, _ = point_segment_distance(torch.from_numpy(pts), torch.from_numpy(a), torch.from_numpy(b))
+    d, _, _ = point_segment_distance(
+        torch.from_numpy(pts), torch.from_numpy(a), torch.from_numpy(b)
+    )
     brute = cKDTree(dense).query(pts)[0]
     assert np.abs(d.numpy() - brute).max() < 2e-4

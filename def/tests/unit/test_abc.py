@@ -80,7 +80,9 @@ def test_synthetic_yml_line_and_circle(tmp_path: Path) -> None:
     a, b = curves_to_segments(feats.sharp_curves, 0.1)
     from def_features.kernels.point_segment_distance import point_segment_distance
 
-    d, _, _ = point_segment_distance(torch.tensor([[1.0, 0.5, 0.0]]), torch.from_numpy(a), torch.from_numpy(b))
+    d, _, _ = point_segment_distance(
+        torch.tensor([[1.0, 0.5, 0.0]]), torch.from_numpy(a), torch.from_numpy(b)
+    )
     assert float(d[0]) == pytest.approx(0.5)
 
 
@@ -88,11 +90,26 @@ def test_synthetic_yml_line_and_circle(tmp_path: Path) -> None:
     ("text", "field"),
     [
         ("surfaces: []\n", "curves"),
-        ("curves:\n- {type: Line, sharp: true, direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n", "location"),
-        ("curves:\n- {type: Line, sharp: 3, location: [0,0,0], direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n", "sharp"),
-        ("curves:\n- {type: Circle, sharp: true, location: [0,0,0], radius: -1, x_axis: [1,0,0], y_axis: [0,1,0], vert_indices: [0,1], vert_parameters: [0,1]}\n", "radius"),
-        ("curves:\n- {type: BSpline, sharp: true, degree: 3, knots: [0,0,1,1], poles: [[0,0,0],[1,0,0]], vert_indices: [0,1], vert_parameters: [0,1]}\n", "knots"),
-        ("curves:\n- {type: Line, sharp: true, location: [0,0], direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n", "location"),
+        (
+            "curves:\n- {type: Line, sharp: true, direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n",
+            "location",
+        ),
+        (
+            "curves:\n- {type: Line, sharp: 3, location: [0,0,0], direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n",
+            "sharp",
+        ),
+        (
+            "curves:\n- {type: Circle, sharp: true, location: [0,0,0], radius: -1, x_axis: [1,0,0], y_axis: [0,1,0], vert_indices: [0,1], vert_parameters: [0,1]}\n",
+            "radius",
+        ),
+        (
+            "curves:\n- {type: BSpline, sharp: true, degree: 3, knots: [0,0,1,1], poles: [[0,0,0],[1,0,0]], vert_indices: [0,1], vert_parameters: [0,1]}\n",
+            "knots",
+        ),
+        (
+            "curves:\n- {type: Line, sharp: true, location: [0,0], direction: [1,0,0], vert_indices: [0,1], vert_parameters: [0,1]}\n",
+            "location",
+        ),
         ("curves: [\n", "YAML"),
     ],
 )

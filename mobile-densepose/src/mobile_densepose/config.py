@@ -178,8 +178,12 @@ def _parsing() -> ModelConfig:
     )
 
 
-def _mobile(neck: Literal["fpn", "bifpn"], width: int, backbone: str = "spnasnet_100") -> ModelConfig:
-    location: Literal["", "expansion", "stage_end"] = "expansion" if neck == "bifpn" else "stage_end"
+def _mobile(
+    neck: Literal["fpn", "bifpn"], width: int, backbone: str = "spnasnet_100"
+) -> ModelConfig:
+    location: Literal["", "expansion", "stage_end"] = (
+        "expansion" if neck == "bifpn" else "stage_end"
+    )
     return ModelConfig(
         backbone=backbone,
         feature_location="" if backbone.startswith("resnet") else location,
@@ -295,7 +299,10 @@ def model_presets() -> dict[str, tuple[str, ModelConfig]]:
         "tiny": ("Mobile (B) shrunk for CPU tests and the demo", _tiny()),
     }
     for name, label in TABLE5_BACKBONES.items():
-        presets[f"table5_{name}"] = (f"Mobile (A) with {label} (Table 5)", _mobile("fpn", 256, name))
+        presets[f"table5_{name}"] = (
+            f"Mobile (A) with {label} (Table 5)",
+            _mobile("fpn", 256, name),
+        )
     return presets
 
 

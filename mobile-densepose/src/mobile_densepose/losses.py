@@ -42,4 +42,9 @@ def densepose_losses(
     v = sample_maps(out.v, points.roi_index, points.coords).gather(1, chart)[:, 0]
     loss_u = F.smooth_l1_loss(u, points.uv[:, 0], reduction="sum") * weights.point_weight
     loss_v = F.smooth_l1_loss(v, points.uv[:, 1], reduction="sum") * weights.point_weight
-    return {"loss_densepose_S": loss_s, "loss_densepose_I": loss_i, "loss_densepose_U": loss_u, "loss_densepose_V": loss_v}
+    return {
+        "loss_densepose_S": loss_s,
+        "loss_densepose_I": loss_i,
+        "loss_densepose_U": loss_u,
+        "loss_densepose_V": loss_v,
+    }

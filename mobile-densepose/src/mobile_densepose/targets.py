@@ -74,7 +74,11 @@ def point_targets(
 
 
 def mask_targets(
-    rois: torch.Tensor, gt_boxes: torch.Tensor, gt_masks: torch.Tensor, roi_gt: torch.Tensor, size: int
+    rois: torch.Tensor,
+    gt_boxes: torch.Tensor,
+    gt_masks: torch.Tensor,
+    roi_gt: torch.Tensor,
+    size: int,
 ) -> torch.Tensor:
     """Coarse part labels on each RoI's S x S grid (nearest lookup of pixel centres).
 
@@ -119,7 +123,10 @@ def sample_maps(maps: torch.Tensor, roi_index: torch.Tensor, coords: torch.Tenso
     _, _, h, w = maps.shape
     x = (coords[:, 0] * w - 0.5).clamp(0, w - 1)
     y = (coords[:, 1] * h - 0.5).clamp(0, h - 1)
-    x0, y0 = x.floor().long().clamp(max=w - 2 if w > 1 else 0), y.floor().long().clamp(max=h - 2 if h > 1 else 0)
+    x0, y0 = (
+        x.floor().long().clamp(max=w - 2 if w > 1 else 0),
+        y.floor().long().clamp(max=h - 2 if h > 1 else 0),
+    )
     x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     m = maps[roi_index]  # (P, C, H, W)

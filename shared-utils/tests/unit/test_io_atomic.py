@@ -38,3 +38,13 @@ def test_atomic_path_keeps_suffix_and_replaces(tmp_path: Path) -> None:
         assert not target.exists()  # nothing visible before success
     assert target.read_bytes() == b"abc"
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+def test_permissions_like_a_plain_write(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write_text(tmp_path / "atomic.txt", "x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
+    plain.chmod(0o600)
+    atomic_write_text(plain, "y")  # an existing file keeps its mode
+    assert plain.stat().st_mode & 0o777 == 0o600

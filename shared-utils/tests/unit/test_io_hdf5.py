@@ -23,7 +23,9 @@ def _arrays() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("compression", ["lzf", "gzip", None])
 def test_round_trip(tmp_path: Path, compression: str | None) -> None:
     arrays = _arrays()
-    write_hdf5(tmp_path / "a.h5", arrays, compression=compression, attrs={"fps": 10, "name": "bair"})
+    write_hdf5(
+        tmp_path / "a.h5", arrays, compression=compression, attrs={"fps": 10, "name": "bair"}
+    )
     back = read_hdf5(tmp_path / "a.h5")
     assert set(back) == set(arrays)
     for k, v in arrays.items():

@@ -40,6 +40,14 @@ def test_grayscale_and_alpha(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_image(tmp_path / "w.png")[..., 2] * 255.0, gray, atol=1e-4)
 
 
+def test_16bit_png(tmp_path: Path) -> None:
+    deep = (np.arange(12).reshape(3, 4) * 5000).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "d.png")
+    img = read_image(tmp_path / "d.png")
+    assert img.shape == (3, 4, 3)
+    np.testing.assert_allclose(img[..., 0], deep / 65535.0, atol=1e-7)
+
+
 def test_jpeg_close(tmp_path: Path) -> None:
     x = np.linspace(0, 1, 32, dtype=np.float32)
     img = np.stack([*np.meshgrid(x, x), np.full((32, 32), 0.5, np.float32)], axis=-1)

@@ -12,9 +12,9 @@ from shared_utils.metrics.frechet import frechet_distance, gaussian_statistics
 def test_one_dimensional() -> None:
     # (m1 - m2)^2 + (s1 - s2)^2 for standard deviations s
     assert frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(5.0)
-    assert frechet_distance(np.array([0.5]), np.array([[2.0]]), np.array([0.5]), np.array([[2.0]])) == (
-        pytest.approx(0.0, abs=1e-12)
-    )
+    assert frechet_distance(
+        np.array([0.5]), np.array([[2.0]]), np.array([0.5]), np.array([[2.0]])
+    ) == (pytest.approx(0.0, abs=1e-12))
 
 
 def test_diagonal_closed_form() -> None:
@@ -22,7 +22,9 @@ def test_diagonal_closed_form() -> None:
     mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
     v1, v2 = rng.random(6) + 0.1, rng.random(6) + 0.1
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)
-    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected, rel=1e-10)
+    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(
+        expected, rel=1e-10
+    )
 
 
 def test_commuting_covariances_closed_form() -> None:

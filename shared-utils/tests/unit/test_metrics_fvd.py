@@ -17,6 +17,7 @@ def i3d_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = I3D()
     for m in model.modules():  # non-trivial batch-norm statistics, so loading them matters
         if isinstance(m, torch.nn.BatchNorm3d):
+            assert m.running_mean is not None and m.running_var is not None
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
     path = tmp_path_factory.mktemp("i3d") / "i3d_kinetics400.pt"
@@ -27,7 +28,11 @@ def i3d_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_layout_and_shapes() -> None:
     model = I3D().eval()
     keys = model.state_dict().keys()
-    for name in ("Conv3d_1a_7x7.conv3d.weight", "Mixed_5c.b3b.bn.running_var", "logits.conv3d.bias"):
+    for name in (
+        "Conv3d_1a_7x7.conv3d.weight",
+        "Mixed_5c.b3b.bn.running_var",
+        "logits.conv3d.bias",
+    ):
         assert name in keys
     assert model.Mixed_5c.out_channels == 1024
     x = torch.rand(2, 3, 8, 64, 64) * 2 - 1

@@ -55,10 +55,17 @@ def test_ssim_data_range_grayscale_and_identity() -> None:
     b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255)
     ours = ssim(torch.from_numpy(a), torch.from_numpy(b), data_range=255.0)
     ref = structural_similarity(
-        a[0, 0], b[0, 0], gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+        a[0, 0],
+        b[0, 0],
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
     )
     assert float(ours[0]) == pytest.approx(ref, abs=1e-10)
-    assert float(ssim(torch.from_numpy(a), torch.from_numpy(a), data_range=255)[0]) == pytest.approx(1.0)
+    assert float(
+        ssim(torch.from_numpy(a), torch.from_numpy(a), data_range=255)[0]
+    ) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least 11"):
         ssim(torch.zeros(1, 1, 8, 30), torch.zeros(1, 1, 8, 30))
 
@@ -82,9 +89,13 @@ def test_psnr_matches_skimage_and_mask() -> None:
     for i in range(3):
         mse = np.mean((a[i][:, mask[i]] - b[i][:, mask[i]]) ** 2)
         assert ours_m[i] == pytest.approx(10 * np.log10(1.0 / mse), rel=1e-12)
-    assert float(psnr(torch.ones(1, 3, 4, 4) * 200, torch.ones(1, 3, 4, 4) * 190, data_range=255)[0]) == (
-        pytest.approx(10 * np.log10(255**2 / 100))
-    )
+    assert float(
+        psnr(torch.ones(1, 3, 4, 4) * 200, torch.ones(1, 3, 4, 4) * 190, data_range=255)[0]
+    ) == (pytest.approx(10 * np.log10(255**2 / 100)))
     assert torch.isinf(psnr(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))).all()
     with pytest.raises(ValueError, match="no pixel"):
-        psnr(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2), mask=torch.zeros(1, 2, 2, dtype=torch.bool))
+        psnr(
+            torch.zeros(1, 1, 2, 2),
+            torch.ones(1, 1, 2, 2),
+            mask=torch.zeros(1, 2, 2, dtype=torch.bool),
+        )

@@ -18,7 +18,10 @@ VGG_CHANNELS = (64, 128, 256, 512, 512)
 
 def _heads(channels: tuple[int, ...], seed: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=g) for i, c in enumerate(channels)}
+    return {
+        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=g)
+        for i, c in enumerate(channels)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,9 @@ def test_vgg_loads_features_only_state_dict(tmp_path: Path) -> None:
     trunk = {f"features.{k}": v for k, v in make_layers(cfgs["D"]).state_dict().items()}
     torch.save(trunk, tmp_path / "vgg16-397923af.pth")
     torch.save(_heads(VGG_CHANNELS, 5), tmp_path / "vgg.pth")
-    model = LPIPS("vgg", backbone_weights=tmp_path / "vgg16-397923af.pth", head_weights=tmp_path / "vgg.pth")
+    model = LPIPS(
+        "vgg", backbone_weights=tmp_path / "vgg16-397923af.pth", head_weights=tmp_path / "vgg.pth"
+    )
     x = torch.rand(1, 3, 32, 32)
     y = torch.rand(1, 3, 32, 32)
     assert float(model(x, y)[0]) > 0
@@ -88,7 +93,9 @@ def test_vgg_loads_features_only_state_dict(tmp_path: Path) -> None:
 
 
 def test_missing_and_wrong_files(alex_files: tuple[Path, Path], tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"alexnet-owt-7be5be79\.pth.*download\.pytorch\.org"):
+    with pytest.raises(
+        FileNotFoundError, match=r"alexnet-owt-7be5be79\.pth.*download\.pytorch\.org"
+    ):
         LPIPS("alex", backbone_weights=tmp_path / "nope.pth", head_weights=alex_files[1])
     with pytest.raises(FileNotFoundError, match=r"alex\.pth.*lpips"):
         LPIPS("alex", backbone_weights=alex_files[0], head_weights=None)

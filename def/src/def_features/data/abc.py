@@ -55,7 +55,9 @@ def _vec(curve: dict[str, Any], key: str, where: str, size: int = 3) -> np.ndarr
     except (TypeError, ValueError) as exc:
         raise ABCFormatError(f"{where}: field {key!r} is not numeric: {exc}") from exc
     if size and v.shape != (size,):
-        raise ABCFormatError(f"{where}: field {key!r} must have {size} numbers, got shape {v.shape}")
+        raise ABCFormatError(
+            f"{where}: field {key!r} must have {size} numbers, got shape {v.shape}"
+        )
     return v
 
 
@@ -65,7 +67,9 @@ def _param_range(curve: dict[str, Any], where: str) -> tuple[float, float, bool]
         raise ABCFormatError(f"{where}: field 'vert_parameters' must list >= 2 numbers")
     idx = curve.get("vert_indices")
     if not isinstance(idx, list) or len(idx) != len(params):
-        raise ABCFormatError(f"{where}: field 'vert_indices' must match 'vert_parameters' in length")
+        raise ABCFormatError(
+            f"{where}: field 'vert_indices' must match 'vert_parameters' in length"
+        )
     closed = len(idx) > 2 and idx[0] == idx[-1]
     return float(params[0]), float(params[-1]), closed
 
@@ -82,7 +86,9 @@ def parse_curve(curve: dict[str, Any], where: str) -> Curve | None:
     sharp = bool(curve["sharp"])
     t0, t1, closed = _param_range(curve, where)
     if kind == "Line":
-        return LineCurve(_vec(curve, "location", where), _vec(curve, "direction", where), (t0, t1), sharp)
+        return LineCurve(
+            _vec(curve, "location", where), _vec(curve, "direction", where), (t0, t1), sharp
+        )
     if kind == "Circle":
         radius = curve.get("radius")
         if not isinstance(radius, int | float) or radius <= 0:

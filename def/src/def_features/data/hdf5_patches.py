@@ -31,7 +31,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-REQUIRED = ("image", "distances", "directions", "normals", "item_id", "camera_pose", "mesh_scale", "has_sharp")
+REQUIRED = (
+    "image",
+    "distances",
+    "directions",
+    "normals",
+    "item_id",
+    "camera_pose",
+    "mesh_scale",
+    "has_sharp",
+)
 OPTIONAL = ("noise_std", "resolution_3d")
 
 
@@ -65,7 +74,9 @@ def write_patches(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     with h5py.File(tmp, "w") as f:
         for key, value in arrays.items():
             if key == "item_id":
-                f.create_dataset(key, data=np.asarray(value, dtype=object), dtype=h5py.string_dtype())
+                f.create_dataset(
+                    key, data=np.asarray(value, dtype=object), dtype=h5py.string_dtype()
+                )
             else:
                 f.create_dataset(key, data=value, compression="lzf")
     tmp.replace(path)
@@ -90,7 +101,9 @@ def _check(path: Path, data: dict[str, np.ndarray]) -> None:
     }
     for key, shape in expected.items():
         if data[key].shape != shape:
-            raise PatchFormatError(f"{path}: field {key!r} must have shape {shape}, got {data[key].shape}")
+            raise PatchFormatError(
+                f"{path}: field {key!r} must have shape {shape}, got {data[key].shape}"
+            )
     for key in ("image", "distances", "directions", "normals", "camera_pose", "mesh_scale"):
         if data[key].dtype.kind != "f":
             raise PatchFormatError(f"{path}: field {key!r} must be floating, got {data[key].dtype}")
@@ -111,7 +124,9 @@ def read_patches(path: str | Path, fields: Sequence[str] | None = None) -> dict[
                     continue
                 arr = f[key][()]
                 if key == "item_id":
-                    arr = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in arr], dtype=object)
+                    arr = np.array(
+                        [v.decode() if isinstance(v, bytes) else str(v) for v in arr], dtype=object
+                    )
                 data[key] = np.asarray(arr)
     except OSError as exc:
         raise PatchFormatError(f"{path}: not a readable HDF5 file: {exc}") from exc

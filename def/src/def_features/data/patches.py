@@ -105,7 +105,9 @@ def _random_view(
     tilt = np.deg2rad(rng.uniform(0, 70))
     direction = -(np.cos(tilt) * normal + np.sin(tilt) * v)
     standoff = float(np.linalg.norm(item.vertices.max(0) - item.vertices.min(0))) + 1.0
-    return view_looking_at(target, direction, standoff, cfg.pixel_size, cfg.patch_size, rng.uniform(0, 2 * np.pi))
+    return view_looking_at(
+        target, direction, standoff, cfg.pixel_size, cfg.patch_size, rng.uniform(0, 2 * np.pi)
+    )
 
 
 def make_patches(

@@ -56,11 +56,15 @@ def _build(kind: str, rng: np.random.Generator, segments: int) -> m3.Manifold:
     if kind == "plate_with_holes":
         size = np.array([u(6, 10), u(4, 7), u(1.0, 2.5)])
         solid = _box(size)
+        holes: list[tuple[float, float, float]] = []
         for _ in range(int(rng.integers(1, 4))):
             r = u(0.4, 0.25 * min(size[:2]))
             cx = u(-size[0] / 2 + r + 0.3, size[0] / 2 - r - 0.3)
             cy = u(-size[1] / 2 + r + 0.3, size[1] / 2 - r - 0.3)
-            solid = solid - _cyl(r, size[2] * 2, segments, (cx, cy, 0))
+            # Holes stay apart so that no new (non-designed) intersection curves appear.
+            if all(np.hypot(cx - x, cy - y) > r + q + 0.3 for x, y, q in holes):
+                holes.append((cx, cy, r))
+                solid = solid - _cyl(r, size[2] * 2, segments, (cx, cy, 0))
         return solid
     if kind == "l_bracket":
         a = np.array([u(6, 9), u(3, 5), u(1.0, 2.0)])

@@ -66,7 +66,11 @@ def make_scene(vertices: np.ndarray, faces: np.ndarray) -> RaycastScene:
 def scan(scene: RaycastScene, view: OrthoView) -> RangeScan:
     """Cast the view's rays; exact (float64-refined) depth, points and normals."""
     origins, directions = orthographic_rays(
-        view.cam_from_world, view.width, view.height, view.pixel_size, dtype=__import__("torch").float64
+        view.cam_from_world,
+        view.width,
+        view.height,
+        view.pixel_size,
+        dtype=__import__("torch").float64,
     )
     hits = scene.cast(origins.numpy(), directions.numpy(), nthreads=1)
     depth = np.where(hits.mask, hits.t, np.inf)
@@ -77,9 +81,7 @@ def unproject(view: OrthoView, depth: np.ndarray) -> np.ndarray:
     """World points of a depth map: (H, W) -> (H, W, 3) (NaN where depth is not finite)."""
     h, w = depth.shape
     jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    cam = np.stack(
-        [(jj - w / 2) * view.pixel_size, (ii - h / 2) * view.pixel_size, depth], axis=-1
-    )
+    cam = np.stack([(jj - w / 2) * view.pixel_size, (ii - h / 2) * view.pixel_size, depth], axis=-1)
     R, t = view.cam_from_world[:3, :3], view.cam_from_world[:3, 3]
     world = (cam - t) @ R
     return np.where(np.isfinite(depth)[..., None], world, np.nan)

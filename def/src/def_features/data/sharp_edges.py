@@ -25,7 +25,9 @@ def sharp_edges(
     """
     import trimesh
 
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=True)
+    mesh = trimesh.Trimesh(
+        np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=True
+    )
     angles = mesh.face_adjacency_angles
     edges = mesh.face_adjacency_edges[angles > np.deg2rad(angle_deg)]
     boundary = _boundary_edges(np.asarray(mesh.faces))

@@ -19,7 +19,7 @@ def _uniform_arclength(points: np.ndarray, params: np.ndarray, spacing: float) -
     """Parameters at about ``spacing`` arc length apart, from a dense sampling (K,3)/(K,)."""
     seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)])
-    count = max(int(math.ceil(s[-1] / spacing)), 1) + 1
+    count = max(math.ceil(s[-1] / spacing), 1) + 1
     return np.interp(np.linspace(0.0, s[-1], count), s, params)
 
 
@@ -72,7 +72,7 @@ class CircleCurve:
     def sample(self, spacing: float) -> np.ndarray:
         """(K, 3) polyline with chords of length <= ``spacing``."""
         t0, t1 = self.t_range
-        count = max(int(math.ceil(abs(t1 - t0) * self.radius / spacing)), 1) + 1
+        count = max(math.ceil(abs(t1 - t0) * self.radius / spacing), 1) + 1
         return self.evaluate(np.linspace(t0, t1, count))
 
 
@@ -116,7 +116,9 @@ class BSplineCurve:
         if self.weights is None:
             return BSpline(self.knots, self.poles, self.degree)(t)
         w = np.asarray(self.weights, float)
-        hom = BSpline(self.knots, np.concatenate([self.poles * w[:, None], w[:, None]], 1), self.degree)
+        hom = BSpline(
+            self.knots, np.concatenate([self.poles * w[:, None], w[:, None]], 1), self.degree
+        )
         v = hom(t)
         return v[:, :3] / v[:, 3:]
 

@@ -182,7 +182,9 @@ def point_segment_distance(
             (zero when the point is on a segment).
     """
     if points.ndim != 2 or points.shape[-1] != 3:
-        raise ValueError(f"point_segment_distance: points must be (N, 3), got {tuple(points.shape)}")
+        raise ValueError(
+            f"point_segment_distance: points must be (N, 3), got {tuple(points.shape)}"
+        )
     if seg_a.shape != seg_b.shape or seg_a.ndim != 2 or seg_a.shape[-1] != 3:
         raise ValueError(
             f"point_segment_distance: segments must be (M, 3) pairs, got {tuple(seg_a.shape)} "

@@ -79,9 +79,24 @@ if triton is not None:
         y = tl.load(p_ptr + r * 3 + 1, mask=nmask, other=0.0)
         z = tl.load(p_ptr + r * 3 + 2, mask=nmask, other=0.0)
         v = tl.load(v_ptr + r, mask=nmask, other=0.0)
-        cx = tl.load(m_ptr + 0) * x + tl.load(m_ptr + 1) * y + tl.load(m_ptr + 2) * z + tl.load(m_ptr + 3)
-        cy = tl.load(m_ptr + 4) * x + tl.load(m_ptr + 5) * y + tl.load(m_ptr + 6) * z + tl.load(m_ptr + 7)
-        cz = tl.load(m_ptr + 8) * x + tl.load(m_ptr + 9) * y + tl.load(m_ptr + 10) * z + tl.load(m_ptr + 11)
+        cx = (
+            tl.load(m_ptr + 0) * x
+            + tl.load(m_ptr + 1) * y
+            + tl.load(m_ptr + 2) * z
+            + tl.load(m_ptr + 3)
+        )
+        cy = (
+            tl.load(m_ptr + 4) * x
+            + tl.load(m_ptr + 5) * y
+            + tl.load(m_ptr + 6) * z
+            + tl.load(m_ptr + 7)
+        )
+        cz = (
+            tl.load(m_ptr + 8) * x
+            + tl.load(m_ptr + 9) * y
+            + tl.load(m_ptr + 10) * z
+            + tl.load(m_ptr + 11)
+        )
         col = tl.floor(cx * inv_pixel + W * 0.5).to(tl.int32)
         row = tl.floor(cy * inv_pixel + H * 0.5).to(tl.int32)
         inside = nmask & (col >= 0) & (col < W) & (row >= 0) & (row < H)

@@ -86,7 +86,9 @@ def histogram_loss(
         scalar loss.
     """
     if logits.shape[1] != bins.total:
-        raise ValueError(f"histogram_loss: logits have {logits.shape[1]} bins, expected {bins.total}")
+        raise ValueError(
+            f"histogram_loss: logits have {logits.shape[1]} bins, expected {bins.total}"
+        )
     log_p = F.log_softmax(logits.float(), dim=1).movedim(1, -1)
     target = histogram_target(distance.float(), bins)
     # Bins with zero target mass contribute nothing (0 * log 0 = 0).

@@ -13,6 +13,8 @@ divided by the dataset constant ``depth_scale``; background pixels are set to ze
 
 from __future__ import annotations
 
+from typing import Any
+
 import timm
 import torch
 import torch.nn.functional as F
@@ -45,9 +47,7 @@ class DecoderBlock(nn.Module):
         return self.conv(x)
 
 
-def normalise_depth(
-    depth: torch.Tensor, mask: torch.Tensor, depth_scale: float
-) -> torch.Tensor:
+def normalise_depth(depth: torch.Tensor, mask: torch.Tensor, depth_scale: float) -> torch.Tensor:
     """Network input from depth patches.
 
     Args:
@@ -84,8 +84,9 @@ class DefUNet(nn.Module):
         self.encoder = timm.create_model(
             cfg.encoder, features_only=True, in_chans=1, pretrained=False
         )
-        enc_ch = list(self.encoder.feature_info.channels())
-        reductions = list(self.encoder.feature_info.reduction())
+        info: Any = self.encoder.feature_info
+        enc_ch = list(info.channels())
+        reductions = list(info.reduction())
         if reductions != [2, 4, 8, 16, 32]:
             raise ValueError(f"encoder {cfg.encoder} has strides {reductions}, need 2..32")
         dec = cfg.decoder_channels

@@ -16,7 +16,7 @@ BatchNorms become detectron2's FrozenBatchNorm (affine buffers, not parameters) 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast
 
 import timm
 import torch
@@ -34,7 +34,7 @@ class _StageTaps(nn.Module):
         for attr in ("conv_stem", "bn1", "blocks"):
             if not hasattr(net, attr):
                 raise ValueError(f"backbone {name!r} has no {attr!r}: use feature_location ''")
-        self.stem = nn.Sequential(net.conv_stem, net.bn1)
+        self.stem = nn.Sequential(cast(nn.Module, net.conv_stem), cast(nn.Module, net.bn1))
         blocks = list(net.blocks)  # type: ignore[arg-type]
         with torch.no_grad():
             x = self.stem(torch.zeros(1, 3, 64, 64))
@@ -91,7 +91,7 @@ class TimmBackbone(nn.Module):
             channels = taps.channels
             body = taps
         else:
-            kwargs: dict[str, object] = {}
+            kwargs: dict[str, Any] = {}
             if feature_location:
                 kwargs["feature_location"] = feature_location
             body = timm.create_model(

@@ -43,7 +43,8 @@ class BoxHead(nn.Module):
             for _ in range(num_conv):
                 conv = nn.Conv2d(in_channels, in_channels, 3, padding=1)
                 nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(conv.bias)
+                if conv.bias is not None:
+                    nn.init.zeros_(conv.bias)
                 layers += [conv, nn.ReLU()]
             layers.append(nn.Flatten(1))
             self.out_dim = in_channels * resolution**2
@@ -63,8 +64,10 @@ class BoxPredictor(nn.Module):
         self.bbox_pred = nn.Linear(in_dim, 4 * num_classes)
         nn.init.normal_(self.cls_score.weight, std=0.01)
         nn.init.normal_(self.bbox_pred.weight, std=0.001)
-        nn.init.zeros_(self.cls_score.bias)
-        nn.init.zeros_(self.bbox_pred.bias)
+        if self.cls_score.bias is not None:
+            nn.init.zeros_(self.cls_score.bias)
+        if self.bbox_pred.bias is not None:
+            nn.init.zeros_(self.bbox_pred.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(R, D) -> (logits (R, K+1), deltas (R, 4(K+1)))."""

@@ -55,7 +55,9 @@ class BoxStage:
         self.nms_thresh = nms_thresh
         self.detections_per_img = detections_per_img
 
-    def sample(self, proposals: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> BoxSample:
+    def sample(
+        self, proposals: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
+    ) -> BoxSample:
         """Proposals [(P_i, 4)] + targets with 'boxes' (G_i, 4), 'labels' (G_i,) -> BoxSample."""
         out = BoxSample([], [], [], [], [])
         for props, target in zip(proposals, targets):
@@ -106,7 +108,9 @@ class BoxStage:
         boxes_all = self.box_coder.decode(box_regression, proposals)
         scores_all = F.softmax(class_logits, -1)
         results = []
-        for boxes, scores, size in zip(boxes_all.split(counts), scores_all.split(counts), image_sizes):
+        for boxes, scores, size in zip(
+            boxes_all.split(counts), scores_all.split(counts), image_sizes
+        ):
             boxes = box_ops.clip_boxes_to_image(boxes, size)[:, 1:].reshape(-1, 4)
             num_fg = scores.shape[1] - 1
             labels = torch.arange(1, num_fg + 1, device=scores.device).repeat(scores.shape[0])

@@ -29,7 +29,8 @@ class FPN(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_uniform_(module.weight, a=1)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """[C2..C5] -> {'p2': (B, C, H/4, W/4), ..., 'p5', 'p6': (B, C, H/64, W/64)}."""

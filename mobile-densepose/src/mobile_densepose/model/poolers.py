@@ -18,9 +18,7 @@ from torchvision.ops import roi_align, roi_pool
 
 def boxes_to_rois(boxes: list[torch.Tensor]) -> torch.Tensor:
     """Per-image boxes [(N_i, 4) x1y1x2y2] -> (sum N_i, 5) rows (image index, x1, y1, x2, y2)."""
-    rows = [
-        torch.cat([torch.full_like(b[:, :1], float(i)), b], dim=1) for i, b in enumerate(boxes)
-    ]
+    rows = [torch.cat([torch.full_like(b[:, :1], float(i)), b], dim=1) for i, b in enumerate(boxes)]
     if not rows:
         raise ValueError("boxes_to_rois needs at least one image")
     return torch.cat(rows, dim=0)

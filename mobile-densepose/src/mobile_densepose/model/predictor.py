@@ -45,7 +45,8 @@ class DensePosePredictor(nn.Module):
         def deconv(cout: int) -> nn.ConvTranspose2d:
             layer = nn.ConvTranspose2d(in_channels, cout, kernel, stride=2, padding=pad)
             nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
             return layer
 
         self.coarse = deconv(num_coarse)
@@ -62,5 +63,8 @@ class DensePosePredictor(nn.Module):
     def forward(self, x: torch.Tensor) -> DensePoseOutput:
         """(R, D, S, S) -> DensePoseOutput with maps (R, ., 2 S up, 2 S up)."""
         return DensePoseOutput(
-            self._up(self.coarse(x)), self._up(self.fine(x)), self._up(self.u(x)), self._up(self.v(x))
+            self._up(self.coarse(x)),
+            self._up(self.fine(x)),
+            self._up(self.u(x)),
+            self._up(self.v(x)),
         )

@@ -52,10 +52,13 @@ class DensePoseRCNN(nn.Module):
         self.backbone = TimmBackbone(cfg.backbone, cfg.backbone_norm, cfg.feature_location)
         c = cfg.neck_channels
         self.neck: nn.Module = (
-            BiFPN(self.backbone.channels, c) if cfg.neck == "bifpn" else FPN(self.backbone.channels, c)
+            BiFPN(self.backbone.channels, c)
+            if cfg.neck == "bifpn"
+            else FPN(self.backbone.channels, c)
         )
         anchors = AnchorGenerator(
-            tuple((s,) for s in cfg.anchor_sizes), (tuple(cfg.aspect_ratios),) * len(cfg.anchor_sizes)
+            tuple((s,) for s in cfg.anchor_sizes),
+            (tuple(cfg.aspect_ratios),) * len(cfg.anchor_sizes),
         )
         self.rpn = RegionProposalNetwork(
             anchors,
@@ -64,14 +67,26 @@ class DensePoseRCNN(nn.Module):
             bg_iou_thresh=0.3,
             batch_size_per_image=cfg.rpn_batch_size_per_image,
             positive_fraction=0.5,
-            pre_nms_top_n={"training": cfg.rpn_pre_nms_top_n_train, "testing": cfg.rpn_pre_nms_top_n_test},
-            post_nms_top_n={"training": cfg.rpn_post_nms_top_n_train, "testing": cfg.rpn_post_nms_top_n_test},
+            pre_nms_top_n={
+                "training": cfg.rpn_pre_nms_top_n_train,
+                "testing": cfg.rpn_pre_nms_top_n_test,
+            },
+            post_nms_top_n={
+                "training": cfg.rpn_post_nms_top_n_train,
+                "testing": cfg.rpn_post_nms_top_n_test,
+            },
             nms_thresh=0.7,
         )
         self.box_pooler = RoIPooler(
-            cfg.box_pool_resolution, [4, 8, 16, 32], cfg.box_pooler, cfg.box_sampling_ratio, cfg.box_aligned
+            cfg.box_pool_resolution,
+            [4, 8, 16, 32],
+            cfg.box_pooler,
+            cfg.box_sampling_ratio,
+            cfg.box_aligned,
         )
-        self.box_head = BoxHead(cfg.box_head, c, cfg.box_pool_resolution, cfg.box_fc_dim, cfg.box_num_conv)
+        self.box_head = BoxHead(
+            cfg.box_head, c, cfg.box_pool_resolution, cfg.box_fc_dim, cfg.box_num_conv
+        )
         self.box_predictor = BoxPredictor(self.box_head.out_dim, cfg.num_classes)
         self.box_stage = BoxStage(
             cfg.box_batch_size_per_image,
@@ -90,7 +105,11 @@ class DensePoseRCNN(nn.Module):
             else ConvStackHead(c, cfg.dp_conv_dim, cfg.dp_num_convs)
         )
         self.dp_predictor = DensePosePredictor(
-            cfg.dp_conv_dim, cfg.num_coarse_segm, cfg.num_patches, cfg.dp_deconv_kernel, cfg.dp_up_scale
+            cfg.dp_conv_dim,
+            cfg.num_coarse_segm,
+            cfg.num_patches,
+            cfg.dp_deconv_kernel,
+            cfg.dp_up_scale,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -105,7 +124,9 @@ class DensePoseRCNN(nn.Module):
         pooled = self.dp_pooler([feats[n] for n in names], rois)
         return self.dp_predictor(self.dp_head(pooled))
 
-    def boxes(self, feats: dict[str, torch.Tensor], rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def boxes(
+        self, feats: dict[str, torch.Tensor], rois: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Features + (R, 5) rois -> (class logits (R, K+1), deltas (R, 4(K+1)))."""
         pooled = self.box_pooler([feats[n] for n in ("p2", "p3", "p4", "p5")], rois)
         return self.box_predictor(self.box_head(pooled))
@@ -130,8 +151,8 @@ class DensePoseRCNN(nn.Module):
             counts = [d["boxes"].shape[0] for d in dets]
             if sum(counts):
                 out = self.densepose(feats, boxes_to_rois([d["boxes"] for d in dets]))
-                for d, c, coarse, fine, u, v in zip(
-                    dets, counts, *(t.split(counts) for t in out), strict=False
+                for d, coarse, fine, u, v in zip(
+                    dets, *(t.split(counts) for t in out), strict=False
                 ):
                     d.update(coarse=coarse, fine=fine, u=u, v=v)
             else:
@@ -141,7 +162,8 @@ class DensePoseRCNN(nn.Module):
                     d.update(coarse=empty, fine=empty, u=empty, v=empty)
             for d, size_net, size_in in zip(dets, image_list.image_sizes, original_sizes):
                 scale = torch.tensor(
-                    [size_in[1] / size_net[1], size_in[0] / size_net[0]] * 2, device=d["boxes"].device
+                    [size_in[1] / size_net[1], size_in[0] / size_net[0]] * 2,
+                    device=d["boxes"].device,
                 )
                 d["boxes"] = d["boxes"] * scale
         return dets
@@ -182,7 +204,13 @@ class DensePoseRCNN(nn.Module):
                 continue
             rois, gt_idx = props[keep], matched[keep]
             pt = point_targets(
-                rois, tgt["boxes"], tgt["dp_instance"], tgt["dp_xy"], tgt["dp_I"], tgt["dp_uv"], gt_idx
+                rois,
+                tgt["boxes"],
+                tgt["dp_instance"],
+                tgt["dp_xy"],
+                tgt["dp_I"],
+                tgt["dp_uv"],
+                gt_idx,
             )
             parts["roi"].append(pt.roi_index + offset)
             parts["t"].append(pt.coords)
@@ -197,10 +225,18 @@ class DensePoseRCNN(nn.Module):
             empty = torch.zeros((0,), dtype=torch.int64, device=device)
             return (
                 torch.zeros((0, 5), device=device),
-                PointTargets(empty, torch.zeros((0, 2), device=device), empty, torch.zeros((0, 2), device=device)),
+                PointTargets(
+                    empty,
+                    torch.zeros((0, 2), device=device),
+                    empty,
+                    torch.zeros((0, 2), device=device),
+                ),
                 torch.zeros((0, size, size), dtype=torch.int64, device=device),
             )
         points = PointTargets(
-            torch.cat(parts["roi"]), torch.cat(parts["t"]), torch.cat(parts["i"]), torch.cat(parts["uv"])
+            torch.cat(parts["roi"]),
+            torch.cat(parts["t"]),
+            torch.cat(parts["i"]),
+            torch.cat(parts["uv"]),
         )
         return torch.cat(all_rois), points, torch.cat(all_masks)

@@ -28,6 +28,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _final_mode(target: Path) -> int:
+    """Permission bits the file should get: the old file's, else the usual umask default.
+
+    ``mkstemp`` creates files readable by the owner only; without this an atomic write
+    would silently make shared outputs private.
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
@@ -51,6 +65,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise FileNotFoundError(f"atomic_path: nothing was written to the temporary file {tmp}")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:

@@ -134,6 +134,8 @@ def read_hdf5(
             names: list[str] = []
             f.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
             specs: dict[str, FieldSpec] = {n: FieldSpec() for n in names}
+        elif isinstance(fields, str):  # a single name, not a sequence of letters
+            specs = {fields: FieldSpec()}
         elif isinstance(fields, Mapping):
             specs = {n: _as_spec(s) for n, s in fields.items()}
         else:

@@ -38,9 +38,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float64)
-                scale = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-                gray = (arr / scale).astype(np.float32)
+                # 16-bit grayscale (older Pillow versions open it as "I")
+                gray = (np.asarray(im, dtype=np.float64) / 65535.0).astype(np.float32)
                 return np.repeat(gray[..., None], 3, axis=2)
             if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
                 rgb = np.asarray(im.convert("RGBA"))

@@ -124,8 +124,9 @@ def read_mesh(path: str | os.PathLike[str]) -> TriangleMesh:
             f"mesh {p}: field 'faces' indexes vertex {faces.max()} but only {len(vertices)} exist"
         )
     colors = None
-    if loaded.visual.kind == "vertex":
-        colors = _colors_to_float(loaded.visual.vertex_colors)
+    visual = loaded.visual
+    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
+        colors = _colors_to_float(visual.vertex_colors)
     return TriangleMesh(vertices=vertices, faces=faces.reshape(-1, 3), vertex_colors=colors)
 
 
@@ -216,28 +217,26 @@ def read_point_cloud(path: str | os.PathLike[str]) -> PointCloud:
         data = loaded["metadata"]["_ply_raw"]["vertex"]["data"]
     except Exception as exc:  # trimesh raises many types for bad files
         raise MeshFormatError(f"cannot parse point cloud {p}: {type(exc).__name__}: {exc}") from exc
-    # binary PLY gives a structured array, ascii PLY a dict of columns
+    # binary PLY gives a structured array, ascii PLY a dict of (N, 1) columns
     columns = (
         {k: np.asarray(data[k]) for k in (data.dtype.names or ())}
         if hasattr(data, "dtype")
         else {k: np.asarray(v).reshape(-1) for k, v in data.items()}
     )
-    data = columns
-    names = tuple(columns)
     for field in ("x", "y", "z"):
-        if field not in names:
+        if field not in columns:
             raise MeshFormatError(f"point cloud {p}: vertex field {field!r} is missing")
-    points = np.stack([data[k] for k in ("x", "y", "z")], axis=1).astype(np.float64)
+    points = np.stack([columns[k] for k in ("x", "y", "z")], axis=1).astype(np.float64)
     if len(points) != declared or len(np.asarray(loaded["vertices"])) != declared:
         raise MeshFormatError(
             f"point cloud {p}: header declares {declared} vertices but the body has fewer"
         )
     normals = None
-    if all(k in names for k in ("nx", "ny", "nz")):
-        normals = np.stack([data[k] for k in ("nx", "ny", "nz")], axis=1).astype(np.float64)
+    if all(k in columns for k in ("nx", "ny", "nz")):
+        normals = np.stack([columns[k] for k in ("nx", "ny", "nz")], axis=1).astype(np.float64)
     colors = None
-    if all(k in names for k in ("red", "green", "blue")):
-        colors = _colors_to_float(np.stack([data[k] for k in ("red", "green", "blue")], axis=1))
+    if all(k in columns for k in ("red", "green", "blue")):
+        colors = _colors_to_float(np.stack([columns[k] for k in ("red", "green", "blue")], axis=1))
     return PointCloud(points=points, colors=colors, normals=normals)
 
 

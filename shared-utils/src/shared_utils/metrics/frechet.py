@@ -12,10 +12,11 @@ dropped, larger ones are an error.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 
-def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased, N - 1) covariance of a feature set.
 
     Args:
@@ -31,10 +32,10 @@ def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(
-    mu1: np.ndarray,
-    sigma1: np.ndarray,
-    mu2: np.ndarray,
-    sigma2: np.ndarray,
+    mu1: ArrayLike,
+    sigma1: ArrayLike,
+    mu2: ArrayLike,
+    sigma2: ArrayLike,
     *,
     eps: float = 1e-6,
     imag_tol: float = 1e-3,

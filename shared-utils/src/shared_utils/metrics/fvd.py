@@ -67,8 +67,8 @@ class Unit3D(nn.Module):
         bias: bool = False,
     ) -> None:
         super().__init__()
-        self.kernel = tuple(kernel)
-        self.stride = tuple(stride)
+        self.kernel = (int(kernel[0]), int(kernel[1]), int(kernel[2]))
+        self.stride = (int(stride[0]), int(stride[1]), int(stride[2]))
         self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, self.stride, bias=bias)
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if batch_norm else None
         self.relu = relu

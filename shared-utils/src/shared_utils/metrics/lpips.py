@@ -69,6 +69,9 @@ class LPIPS(nn.Module):
     Gradients flow to the inputs (usable as a loss); the weights are frozen.
     """
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(
         self,
         net: Literal["alex", "vgg"] = "alex",

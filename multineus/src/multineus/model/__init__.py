@@ -1,0 +1,1 @@
+"""Networks of Multi-NeuS: encodings, scene-aware linear maps, SDF/colour MLPs, cameras."""

@@ -1,0 +1,1 @@
+"""NeuS volume rendering: ray/sphere bounds, hierarchical up-sampling, the render core."""

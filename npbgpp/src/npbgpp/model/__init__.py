@@ -1,0 +1,1 @@
+"""NPBG++ networks: alignment, feature extractor, aggregation, refiner, the full pipeline."""
