@@ -26,7 +26,7 @@ def test_version_mismatch(
     pyproject = root / "a" / "pyproject.toml"
     pyproject.write_text('[project]\nname = "a"\nversion = "0.2.0"\n', encoding="utf-8")
     (problem,) = _problems(root)
-    assert str(pyproject) in problem
+    assert problem.startswith("a/pyproject.toml: ")
     assert "version '0.2.0' != workspace.toml version '0.1.0'" in problem
     assert cli.main(["check"], root=root) == 1
     assert "1 problem(s)" in capsys.readouterr().out

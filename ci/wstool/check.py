@@ -111,4 +111,5 @@ def check_workspace(manifest: Manifest) -> list[str]:
         problems.append(f"{wf}: missing (generate it: python3 ci/ws.py workflow)")
     else:
         problems += workflow.compare(manifest, wf.read_text(encoding="utf-8"))
-    return problems
+    # Paths relative to the root read better in CI logs.
+    return [p.replace(f"{root}/", "") for p in problems]

@@ -17,8 +17,10 @@ official configs (DensePoseFnL on detectron2's DensePose project):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from shared_utils.train.trainer import TrainerConfig
 
 
 @dataclass
@@ -135,6 +137,44 @@ class LossConfig:
     """Fine part index I cross-entropy weight (PART_WEIGHTS)."""
     point_weight: float = 0.1
     """U and V smooth-L1 weight (POINT_REGRESSION_WEIGHTS)."""
+
+
+@dataclass
+class TrainConfig:
+    """Training: model, data, optimiser and the shared trainer's settings."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Loss weights."""
+    data: str = "data/synthetic"
+    """Folder with the annotation json and the image folder (DensePose-COCO layout)."""
+    annotations: str = "annotations.json"
+    """Annotation file (relative to `data` unless absolute)."""
+    image_dir: str = "images"
+    """Image folder inside `data`."""
+    val_fraction: float = 0.2
+    """Fraction of images (the last ones) held out for evaluation."""
+    surface: str = ""
+    """Body surface npz for DensePose AP ('' = data/body_surface.npz)."""
+    run_dir: str = "runs/mobile_densepose"
+    """Run folder (checkpoints, metrics, TensorBoard)."""
+    lr: float = 0.002
+    """Base learning rate."""
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    """SGD with momentum 0.9 (the paper) or AdamW (faster from scratch on CPU)."""
+    weight_decay: float = 1e-4
+    """Weight decay."""
+    warmup_steps: int = 1000
+    """Linear warm-up steps (from 0.1 x lr, as detectron2's WARMUP_FACTOR)."""
+    lr_steps: tuple[int, ...] = (330000, 370000)
+    """Steps at which the learning rate drops by 10x."""
+    eval_every: int = 0
+    """Evaluate on the held-out images every this many steps (0: only at the end)."""
+    eval_max_images: int = 200
+    """At most this many held-out images per evaluation."""
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    """Shared trainer settings (steps, batch size, AMP, checkpoints, ...)."""
 
 
 def _baseline() -> ModelConfig:
@@ -312,3 +352,35 @@ def model_preset(name: str) -> ModelConfig:
     if name not in presets:
         raise KeyError(f"unknown model preset {name!r}; known: {', '.join(presets)}")
     return dataclasses.replace(presets[name][1])
+
+
+def train_presets() -> dict[str, tuple[str, TrainConfig]]:
+    """Training presets: 'tiny' (CPU demo on the synthetic set) and 'paper' (the s3x schedule)."""
+    tiny = TrainConfig(
+        model=_tiny(),
+        lr=1e-3,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        warmup_steps=20,
+        lr_steps=(100_000,),
+        eval_max_images=32,
+        trainer=TrainerConfig(
+            steps=300, batch_size=4, log_every=25, checkpoint_every=100, progress=False, tensorboard=False
+        ),
+    )
+    paper = TrainConfig(
+        model=_mobile("bifpn", 64),
+        data="datasets/coco",
+        annotations="annotations/densepose_coco_2014_train.json",
+        image_dir="train2014",
+        val_fraction=0.0,
+        lr=0.002,
+        optimizer="sgd",
+        warmup_steps=1000,
+        lr_steps=(330_000, 370_000),
+        trainer=TrainerConfig(steps=390_000, batch_size=16, amp="fp16", checkpoint_every=5000),
+    )
+    return {
+        "tiny": ("Mobile (B) tiny on the synthetic set, a few minutes on CPU", tiny),
+        "paper": ("Mobile (B), the official s3x schedule (16 images/batch, 390k steps)", paper),
+    }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from shared_utils.kernels import assert_close
 
 from multineus.kernels.importance import sample_pdf, sample_pdf_reference
+from shared_utils.kernels import assert_close
 
 
-@pytest.mark.parametrize(("R", "M", "S", "det"), [(3, 8, 5, True), (4, 23, 16, False), (2, 64, 70, True)])
+@pytest.mark.parametrize(
+    ("R", "M", "S", "det"), [(3, 8, 5, True), (4, 23, 16, False), (2, 64, 70, True)]
+)
 def test_matches_reference(R: int, M: int, S: int, det: bool) -> None:
     g = torch.Generator().manual_seed(R + M + S)
     bins = torch.sort(torch.rand(R, M + 1, generator=g) * 3, dim=1).values

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from shared_utils.kernels import assert_close
 
 from multineus.kernels.neus_weights import neus_render_weights, neus_render_weights_reference
+from shared_utils.kernels import assert_close
 
 
 def _inputs(R: int, N: int, C: int, seed: int) -> list[torch.Tensor]:
@@ -53,4 +53,6 @@ def test_reference_weights_of_opaque_step() -> None:
 
 def test_bad_shapes_are_named() -> None:
     with pytest.raises(ValueError, match="colors"):
-        neus_render_weights(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 4, 3), torch.zeros(2, 3))
+        neus_render_weights(
+            torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 4, 3), torch.zeros(2, 3)
+        )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from shared_utils.cameras.pinhole import PinholeCamera
 
 
@@ -80,7 +81,9 @@ class Camera:
         """The camera of the image resized by ``factor`` (corner-origin pixels)."""
         K = self.K.clone()
         K[:2] *= factor
-        return Camera(K, self.cam_from_world, round(self.height * factor), round(self.width * factor))
+        return Camera(
+            K, self.cam_from_world, round(self.height * factor), round(self.width * factor)
+        )
 
 
 def look_at_camera(

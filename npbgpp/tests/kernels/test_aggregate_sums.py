@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from shared_utils.kernels import assert_close
 
 from npbgpp.kernels.aggregate_sums import aggregate_sums
+from shared_utils.kernels import assert_close
 
 
 @pytest.mark.parametrize(("r", "n", "c", "m"), [(1, 1, 1, 1), (40, 7, 8, 6), (70, 20, 3, 5)])

@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-from shared_utils.kernels import assert_close
 
 from npbgpp.kernels.rasterize import rasterize_points, scale_sizes
+from shared_utils.kernels import assert_close
 
 SCALES = (1.0, 0.5, 0.25)
 

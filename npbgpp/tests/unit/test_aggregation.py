@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from shared_utils.kernels import assert_close
 
 from npbgpp.model.aggregation import (
     AggregationState,
@@ -11,6 +10,7 @@ from npbgpp.model.aggregation import (
     harmonic_embedding,
     solve_descriptors,
 )
+from shared_utils.kernels import assert_close
 
 N, C, M = 5, 4, 6
 

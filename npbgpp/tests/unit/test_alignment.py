@@ -6,17 +6,19 @@ import math
 
 import numpy as np
 import torch
-from shared_utils.kernels import assert_close
 
 from npbgpp.camera import Camera, look_at_camera
 from npbgpp.model.alignment import align_camera, align_image, unalign_image
+from shared_utils.kernels import assert_close
 
 UP = torch.tensor([0.0, 0.0, 1.0])
 
 
 def _tilted_camera(roll_deg: float, size: int = 32, cx: float | None = None) -> Camera:
     K = np.array([[30.0, 0, cx if cx is not None else size / 2], [0, 30.0, size / 2], [0, 0, 1]])
-    base = look_at_camera(np.array([3.0, 1.0, 1.5]), np.zeros(3), np.array([0, 0, 1.0]), K, size, size)
+    base = look_at_camera(
+        np.array([3.0, 1.0, 1.5]), np.zeros(3), np.array([0, 0, 1.0]), K, size, size
+    )
     a = math.radians(roll_deg)
     roll = torch.eye(4)
     roll[:2, :2] = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
@@ -62,7 +64,9 @@ def test_quarter_turn_round_trip_is_exact() -> None:
     assert aligned.shape == (1, 3, 16, 16)
     assert_close(valid, torch.ones_like(valid), atol=1e-5)
     # A quarter turn permutes the pixels.
-    assert_close(torch.sort(aligned.flatten()).values, torch.sort(image.flatten()).values, atol=1e-5)
+    assert_close(
+        torch.sort(aligned.flatten()).values, torch.sort(image.flatten()).values, atol=1e-5
+    )
     assert_close(unalign_image(aligned, al), image, atol=1e-5)
 
 

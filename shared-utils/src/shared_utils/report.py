@@ -22,6 +22,9 @@ from urllib.parse import quote
 
 import numpy as np
 
+from shared_utils.io.images import write_image
+from shared_utils.io.video import write_video
+
 REPORT_FILE = "report.json"
 """Name of a section's JSON file inside its folder."""
 FORMAT_VERSION = 1
@@ -78,7 +81,7 @@ class ReportSection:
         """
         if isinstance(image, np.ndarray):
             path = self.out_dir / (name or f"image_{self._count('image'):03d}.png")
-            _write_png(path, image)
+            write_image(path, image)
         else:
             path = self._adopt(Path(image), "image")
         self.items.append({"kind": "image", "path": self._rel(path), "caption": str(caption)})
@@ -109,7 +112,7 @@ class ReportSection:
             path = self._adopt(Path(video), "video")
         else:
             path = self.out_dir / (name or f"video_{self._count('video'):03d}.mp4")
-            _write_mp4(path, video, fps)
+            write_video(path, np.stack([np.asarray(f) for f in video]), fps)
         self.items.append({"kind": "video", "path": self._rel(path), "caption": str(caption)})
         return path
 
@@ -394,53 +397,3 @@ def _anchor(member: str) -> str:
 def _href(path: Path, root: Path) -> str:
     rel = os.path.relpath(path.resolve(), root.resolve())
     return _esc(quote(Path(rel).as_posix()))
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.dtype == np.uint8:
-        return arr
-    if not np.issubdtype(arr.dtype, np.floating) and arr.dtype != np.bool_:
-        raise ValueError(f"report: image arrays must be uint8 or float in [0, 1], got {arr.dtype}")
-    arr = np.nan_to_num(arr.astype(np.float64), nan=0.0)
-    return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    from PIL import Image
-
-    arr = _to_uint8(image)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
-        raise ValueError(f"report: image must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
-    Image.fromarray(arr).save(path, format="PNG")
-
-
-def _write_mp4(path: Path, frames: np.ndarray | Sequence[np.ndarray], fps: float) -> None:
-    import imageio_ffmpeg
-
-    arr = _to_uint8(np.stack([np.asarray(f) for f in frames]))
-    if arr.ndim == 3:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or len(arr) == 0:
-        raise ValueError(f"report: video frames must be (T, H, W, 3) with T >= 1, got {arr.shape}")
-    # yuv420p (what browsers play) needs even sizes: repeat the last row/column.
-    pad_h, pad_w = arr.shape[1] % 2, arr.shape[2] % 2
-    if pad_h or pad_w:
-        arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    h, w = arr.shape[1:3]
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (w, h),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_out="yuv420p",
-        macro_block_size=1,
-        output_params=["-movflags", "+faststart"],
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    for frame in arr:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()

@@ -28,6 +28,11 @@ def test_seed_everything_gives_identical_draws() -> None:
     seed_everything(124)
     assert not torch.equal(_draw()[2], first[2])
     assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
+    seed_everything(0, deterministic=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    seed_everything(0)
+    assert torch.are_deterministic_algorithms_enabled()
 
 
 def test_rng_state_survives_a_weights_only_checkpoint(tmp_path) -> None:

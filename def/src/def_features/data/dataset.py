@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,18 +24,14 @@ def build_patches(
 ) -> dict[str, np.ndarray]:
     """Patches of every shape, stacked in the HDF5 layout.
 
-    ``noise_levels`` (default: ``cfg.noise_std`` only) are cycled over the shapes'
+    ``noise_levels`` (default: ``cfg.noise_std`` only) are cycled over each shape's
     patches, so a dataset mixes them evenly.
     """
-    levels = list(noise_levels) if noise_levels else [cfg.noise_std]
     rng = np.random.default_rng(seed)
     patches: list[dict] = []
     bar = tqdm(items, desc="make-dataset", unit="shape", disable=not progress)
-    for k, item in enumerate(bar):
-        for j in range(patches_per_shape):
-            level = levels[(k * patches_per_shape + j) % len(levels)]
-            c = dataclasses.replace(cfg, noise_std=level)
-            patches.extend(make_patches(item, c, 1, rng))
+    for item in bar:
+        patches.extend(make_patches(item, cfg, patches_per_shape, rng, list(noise_levels or [])))
         bar.set_postfix(patches=len(patches))
     return stack_patches(patches)
 

@@ -64,10 +64,17 @@ def distance_targets(
     direc = np.zeros((h, w, 3), np.float32)
     if len(seg_a) == 0 or not mask.any():
         return dist, direc
+    pts = points[mask].astype(np.float64)
+    # Only segments whose bounding box comes within ``truncation`` of the patch matter.
+    lo, hi = pts.min(0) - truncation, pts.max(0) + truncation
+    seg_lo, seg_hi = np.minimum(seg_a, seg_b), np.maximum(seg_a, seg_b)
+    near = np.all((seg_hi >= lo) & (seg_lo <= hi), axis=1)
+    if not near.any():
+        return dist, direc
     d, _, dirs = point_segment_distance(
-        torch.from_numpy(points[mask].astype(np.float64)),
-        torch.from_numpy(seg_a),
-        torch.from_numpy(seg_b),
+        torch.from_numpy(pts),
+        torch.from_numpy(seg_a[near]),
+        torch.from_numpy(seg_b[near]),
         truncation,
     )
     dist[mask] = d.numpy()
@@ -111,12 +118,18 @@ def _random_view(
 
 
 def make_patches(
-    item: ShapeItem, cfg: DataConfig, n_patches: int, rng: np.random.Generator
+    item: ShapeItem,
+    cfg: DataConfig,
+    n_patches: int,
+    rng: np.random.Generator,
+    noise_levels: list[float] | None = None,
 ) -> list[dict[str, np.ndarray | float | bool | str]]:
     """Up to ``n_patches`` accepted patches of one shape (``views_per_shape`` tries at most).
 
-    Each patch is a dict of the official fields (single item, no batch axis).
+    Each patch is a dict of the official fields (single item, no batch axis). Patch k
+    gets noise ``noise_levels[k % len]`` (default: ``cfg.noise_std``).
     """
+    levels = noise_levels or [cfg.noise_std]
     scene = make_scene(item.vertices, item.faces)
     tri = item.vertices[item.faces]
     areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
@@ -128,7 +141,8 @@ def make_patches(
         sc = scan(scene, view)
         if reject_reason(sc, cfg) is not None:
             continue
-        depth, _ = add_view_noise(view, sc, cfg.noise_std, rng)
+        noise = float(levels[len(out) % len(levels)])
+        depth, _ = add_view_noise(view, sc, noise, rng)
         dist, direc = distance_targets(sc.points, sc.mask, item.seg_a, item.seg_b, cfg.truncation)
         out.append(
             {
@@ -140,7 +154,7 @@ def make_patches(
                 "camera_pose": np.linalg.inv(view.cam_from_world).astype(np.float32),
                 "mesh_scale": float(item.mesh_scale),
                 "has_sharp": bool((dist[sc.mask] < cfg.pixel_size).any()),
-                "noise_std": float(cfg.noise_std),
+                "noise_std": noise,
                 "resolution_3d": float(cfg.pixel_size),
             }
         )

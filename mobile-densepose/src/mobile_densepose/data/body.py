@@ -40,7 +40,7 @@ SEGMENTS: list[tuple[str, int, str, str, float, tuple[int, ...], str]] = [
     ("upper_arm_r", 11, "shoulder_r", "elbow_r", 0.05, (16, 18), "front"),
     ("lower_arm_l", 12, "elbow_l", "wrist_l", 0.04, (19, 21), "front"),
     ("lower_arm_r", 13, "elbow_r", "wrist_r", 0.04, (20, 22), "front"),
-    ("head", 14, "neck_top", "crown", 0.1, (23, 24), "side"),
+    ("head", 14, "neck_top", "crown", 0.1, (24, 23), "side"),
 ]
 """(name, coarse part, proximal joint, distal joint, radius, charts, split)."""
 
@@ -150,11 +150,15 @@ def capsules(pose: Pose) -> list[Capsule]:
         e1 = ref - (ref @ k) * k
         if np.linalg.norm(e1) < 1e-6:  # axis along the reference: any perpendicular
             e1 = np.cross(k, np.array([0.0, 1.0, 0.0]))
-        out.append(Capsule(a, b, radius, e1 / np.linalg.norm(e1), coarse, charts, SEGMENT_COLOURS[name]))
+        out.append(
+            Capsule(a, b, radius, e1 / np.linalg.norm(e1), coarse, charts, SEGMENT_COLOURS[name])
+        )
     return out
 
 
-def chart_uv(theta: np.ndarray, v: np.ndarray, charts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def chart_uv(
+    theta: np.ndarray, v: np.ndarray, charts: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Angle theta in (-pi, pi] around the axis -> (chart index I, U) for a segment.
 
     Two charts: theta in (-pi/2, pi/2] is the first chart with U = (theta + pi/2) / pi,
@@ -203,15 +207,20 @@ MATERIALS = ("shirt", "pants", "skin", "shoes")
 
 
 def raster_capsules(
-    bodies: list[list[Capsule]], height: int, width: int, scale: float, offsets: list[np.ndarray]
+    bodies: list[list[Capsule]],
+    height: int,
+    width: int,
+    scales: list[float],
+    offsets: list[np.ndarray],
 ) -> Raster:
     """Orthographic ray cast of posed bodies at pixel centres.
 
     Args:
         bodies: capsules of each person (body frame, metres, y up).
         height, width: image size.
-        scale: pixels per metre.
-        offsets: per person (x, y) image position of the pelvis in pixels.
+        scales: per person pixels per metre.
+        offsets: per person (x, y, z): image position of the pelvis in pixels and a depth
+            offset in metres (larger = further away).
     """
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
     shape = (height, width)
@@ -220,16 +229,18 @@ def raster_capsules(
         np.zeros(shape, np.int64), np.zeros(shape), np.zeros(shape), np.zeros((*shape, 3)),
         np.full(shape, -1, np.int64),
     )  # fmt: skip
-    for person, (caps, off) in enumerate(zip(bodies, offsets)):
+    for person, (caps, scale, off) in enumerate(zip(bodies, scales, offsets)):
         # body frame (metres, y up) -> ray origin in the body frame for each pixel
         ox = (xs - off[0]) / scale
         oy = -(ys - off[1]) / scale
         for cap in caps:
-            _hit_capsule(cap, ox, oy, person, r)
+            _hit_capsule(cap, ox, oy, float(off[2]), person, r)
     return r
 
 
-def _hit_capsule(cap: Capsule, ox: np.ndarray, oy: np.ndarray, person: int, r: Raster) -> None:
+def _hit_capsule(
+    cap: Capsule, ox: np.ndarray, oy: np.ndarray, z_offset: float, person: int, r: Raster
+) -> None:
     axis = cap.b - cap.a
     length = float(np.linalg.norm(axis))
     k = axis / length
@@ -264,7 +275,7 @@ def _hit_capsule(cap: Capsule, ox: np.ndarray, oy: np.ndarray, person: int, r: R
         t = (-qb - np.sqrt(np.where(ok, disc, 0))) / 2
         best_t = np.where(ok & (t < best_t), t, best_t)
     # z in the body frame: the ray starts at z = 0 of the body frame, z grows away from camera
-    visible = np.isfinite(best_t) & (best_t < r.depth)
+    visible = np.isfinite(best_t) & (best_t + z_offset < r.depth)
     if not visible.any():
         return
     t = best_t[visible]
@@ -275,7 +286,7 @@ def _hit_capsule(cap: Capsule, ox: np.ndarray, oy: np.ndarray, person: int, r: R
     normal = radial / np.maximum(np.linalg.norm(radial, axis=-1, keepdims=True), 1e-9)
     theta = np.arctan2(radial @ e2, radial @ cap.e1)
     parts, u = chart_uv(theta, np.clip(s / length, 0, 1), cap.charts)
-    r.depth[visible] = t
+    r.depth[visible] = t + z_offset
     r.instance[visible] = person
     r.coarse[visible] = cap.coarse
     r.parts[visible] = parts
@@ -307,10 +318,16 @@ class BodySurface:
             for key in ("parts", "uv", "geodesic"):
                 if key not in data:
                     raise KeyError(f"{path}: missing field {key!r} (expected parts, uv, geodesic)")
-            surf = BodySurface(data["parts"].astype(np.int64), data["uv"].astype(np.float64), data["geodesic"].astype(np.float32))
+            surf = BodySurface(
+                data["parts"].astype(np.int64),
+                data["uv"].astype(np.float64),
+                data["geodesic"].astype(np.float32),
+            )
         n = surf.parts.shape[0]
         if surf.uv.shape != (n, 2) or surf.geodesic.shape != (n, n):
-            raise ValueError(f"{path}: field shapes disagree: parts {surf.parts.shape}, uv {surf.uv.shape}, geodesic {surf.geodesic.shape}")
+            raise ValueError(
+                f"{path}: field shapes disagree: parts {surf.parts.shape}, uv {surf.uv.shape}, geodesic {surf.geodesic.shape}"
+            )
         return surf
 
 
@@ -330,8 +347,8 @@ def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0 / 0.8) -> Body
     for si, cap in enumerate(caps):
         for chart in cap.charts:
             g = (np.arange(grid) + 0.5) / grid
-            uu, vv = np.meshgrid(g, g, indexing="ij")
-            uu, vv = uu.ravel(), vv.ravel()
+            grid_u, grid_v = np.meshgrid(g, g, indexing="ij")
+            uu, vv = grid_u.ravel(), grid_v.ravel()
             theta = chart_to_theta(np.full(uu.shape, chart), uu, cap.charts)
             points.append(_surface_point(cap, theta, vv))
             parts.append(np.full(uu.shape, chart))
@@ -348,13 +365,21 @@ def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0 / 0.8) -> Body
     lengths = np.array([np.linalg.norm(caps[s].b - caps[s].a) for s in seg])
     step = np.maximum(2 * np.pi * radius / (2 * grid), lengths / grid)
     same = seg[:, None] == seg[None]
-    near = np.where(same, dist <= 2.1 * np.maximum(step[:, None], step[None]), dist <= 1.5 * np.maximum(radius[:, None], radius[None]))
+    near = np.where(
+        same,
+        dist <= 2.1 * np.maximum(step[:, None], step[None]),
+        dist <= 1.5 * np.maximum(radius[:, None], radius[None]),
+    )
     np.fill_diagonal(near, False)
     ii, jj = np.nonzero(near)
     graph = coo_matrix((dist[ii, jj], (ii, jj)), shape=(n, n)).tocsr()
     geo = dijkstra(graph, directed=False)
     geo[~np.isfinite(geo)] = geo[np.isfinite(geo)].max()
-    return BodySurface(np.concatenate(parts).astype(np.int64), np.concatenate(uvs), (geo * body_scale).astype(np.float32))
+    return BodySurface(
+        np.concatenate(parts).astype(np.int64),
+        np.concatenate(uvs),
+        (geo * body_scale).astype(np.float32),
+    )
 
 
 def _surface_point(cap: Capsule, theta: np.ndarray, v: np.ndarray) -> np.ndarray:

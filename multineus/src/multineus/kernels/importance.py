@@ -17,6 +17,7 @@ Public function :func:`sample_pdf` (``implementation="auto"|"torch"|"triton"``).
 from __future__ import annotations
 
 import torch
+
 from shared_utils.kernels import resolve_implementation
 
 try:
@@ -30,13 +31,17 @@ PDF_EPS = 1e-5
 """Added to every bin weight so empty rays sample uniformly."""
 
 
-def deterministic_uniforms(rays: int, n: int, *, device: torch.device | str = "cpu") -> torch.Tensor:
+def deterministic_uniforms(
+    rays: int, n: int, *, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """(rays, n) stratified grid ``(k + 0.5) / n``."""
     u = (torch.arange(n, dtype=torch.float32, device=device) + 0.5) / n
     return u.expand(rays, n).contiguous()
 
 
-def sample_pdf_reference(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def sample_pdf_reference(
+    bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor
+) -> torch.Tensor:
     """Plain PyTorch version.
 
     Args:
@@ -65,8 +70,14 @@ if triton is not None:
 
     @triton.jit
     def _sample_pdf_kernel(
-        bins_ptr, w_ptr, u_ptr, out_ptr, M, S,
-        BLOCK_M: tl.constexpr, BLOCK_S: tl.constexpr,
+        bins_ptr,
+        w_ptr,
+        u_ptr,
+        out_ptr,
+        M,
+        S,
+        BLOCK_M: tl.constexpr,
+        BLOCK_S: tl.constexpr,
     ):
         ray = tl.program_id(0)
         j = tl.arange(0, BLOCK_M)
@@ -118,7 +129,11 @@ def sample_pdf(
     Returns:
         (R, n) detached samples.
     """
-    if bins.dim() != 2 or weights.dim() != 2 or bins.shape != (weights.shape[0], weights.shape[1] + 1):
+    if (
+        bins.dim() != 2
+        or weights.dim() != 2
+        or bins.shape != (weights.shape[0], weights.shape[1] + 1)
+    ):
         raise ValueError(
             f"sample_pdf: bins must be (R, M + 1) for weights (R, M); got bins "
             f"{tuple(bins.shape)}, weights {tuple(weights.shape)}"
@@ -127,7 +142,9 @@ def sample_pdf(
     if u is None:
         u = deterministic_uniforms(bins.shape[0], n_samples, device=bins.device)
     elif u.shape[0] != bins.shape[0] or u.dim() != 2:
-        raise ValueError(f"sample_pdf: u must be (R, n) with R={bins.shape[0]}, got {tuple(u.shape)}")
+        raise ValueError(
+            f"sample_pdf: u must be (R, n) with R={bins.shape[0]}, got {tuple(u.shape)}"
+        )
     u = u.detach()
     impl = resolve_implementation(implementation, bins, weights, u, op="sample_pdf")
     if impl == "torch":
@@ -139,7 +156,13 @@ def sample_pdf(
     block_s = min(64, max(16, triton.next_power_of_2(S)))
     grid = (R, triton.cdiv(S, block_s))
     _sample_pdf_kernel[grid](
-        bins.contiguous().float(), weights.contiguous().float(), u.contiguous().float(), out,
-        M, S, BLOCK_M=block_m, BLOCK_S=block_s,
+        bins.contiguous().float(),
+        weights.contiguous().float(),
+        u.contiguous().float(),
+        out,
+        M,
+        S,
+        BLOCK_M=block_m,
+        BLOCK_S=block_s,
     )
     return out.to(bins.dtype)

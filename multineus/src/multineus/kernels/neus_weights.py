@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from shared_utils.kernels import resolve_implementation
 
 try:  # Triton is optional: the reference runs without it.
@@ -76,8 +77,19 @@ if triton is not None:
 
     @triton.jit
     def _neus_fwd_kernel(
-        a_ptr, b_ptr, c_ptr, z_ptr, w_ptr, col_ptr, depth_ptr, opac_ptr,
-        R, N, C: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr,
+        a_ptr,
+        b_ptr,
+        c_ptr,
+        z_ptr,
+        w_ptr,
+        col_ptr,
+        depth_ptr,
+        opac_ptr,
+        R,
+        N,
+        C: tl.constexpr,
+        BLOCK_R: tl.constexpr,
+        BLOCK_N: tl.constexpr,
     ):
         rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
         cols = tl.arange(0, BLOCK_N)
@@ -98,9 +110,23 @@ if triton is not None:
 
     @triton.jit
     def _neus_bwd_kernel(
-        a_ptr, b_ptr, c_ptr, z_ptr, gw_ptr, gcol_ptr, gdepth_ptr, gopac_ptr,
-        ga_ptr, gb_ptr, gc_ptr, gz_ptr,
-        R, N, C: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr,
+        a_ptr,
+        b_ptr,
+        c_ptr,
+        z_ptr,
+        gw_ptr,
+        gcol_ptr,
+        gdepth_ptr,
+        gopac_ptr,
+        ga_ptr,
+        gb_ptr,
+        gc_ptr,
+        gz_ptr,
+        R,
+        N,
+        C: tl.constexpr,
+        BLOCK_R: tl.constexpr,
+        BLOCK_N: tl.constexpr,
     ):
         rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
         cols = tl.arange(0, BLOCK_N)
@@ -155,27 +181,57 @@ class _NeusWeightsTriton(torch.autograd.Function):
         block_r, block_n = _blocks(N)
         grid = (triton.cdiv(R, block_r),)
         _neus_fwd_kernel[grid](
-            a, b, colors, z, weights, color, depth, opacity, R, N, C,
-            BLOCK_R=block_r, BLOCK_N=block_n,
+            a,
+            b,
+            colors,
+            z,
+            weights,
+            color,
+            depth,
+            opacity,
+            R,
+            N,
+            C,
+            BLOCK_R=block_r,
+            BLOCK_N=block_n,
         )
         ctx.save_for_backward(a, b, colors, z)
         return weights, color, depth, opacity
 
     @staticmethod
     def backward(  # type: ignore[override]
-        ctx: Any, g_w: torch.Tensor, g_col: torch.Tensor, g_depth: torch.Tensor,
+        ctx: Any,
+        g_w: torch.Tensor,
+        g_col: torch.Tensor,
+        g_depth: torch.Tensor,
         g_opac: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         a, b, colors, z = ctx.saved_tensors
         R, N = a.shape
         C = colors.shape[-1]
-        grads = [torch.empty_like(a), torch.empty_like(b), torch.empty_like(colors), torch.empty_like(z)]
+        grads = [
+            torch.empty_like(a),
+            torch.empty_like(b),
+            torch.empty_like(colors),
+            torch.empty_like(z),
+        ]
         block_r, block_n = _blocks(N)
         grid = (triton.cdiv(R, block_r),)
         _neus_bwd_kernel[grid](
-            a, b, colors, z, g_w.contiguous().float(), g_col.contiguous().float(),
-            g_depth.contiguous().float(), g_opac.contiguous().float(), *grads, R, N, C,
-            BLOCK_R=block_r, BLOCK_N=block_n,
+            a,
+            b,
+            colors,
+            z,
+            g_w.contiguous().float(),
+            g_col.contiguous().float(),
+            g_depth.contiguous().float(),
+            g_opac.contiguous().float(),
+            *grads,
+            R,
+            N,
+            C,
+            BLOCK_R=block_r,
+            BLOCK_N=block_n,
         )
         return grads[0], grads[1], grads[2], grads[3]
 

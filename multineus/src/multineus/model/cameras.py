@@ -9,14 +9,20 @@ with the network (Multi-NeuS, following BARF-style pose refinement).
 from __future__ import annotations
 
 import torch
-from shared_utils.geometry.lie import se3_exp
 from torch import nn
+
+from shared_utils.geometry.lie import se3_exp
 
 
 class CameraRefinement(nn.Module):
     """Learnable corrections of ``num_images`` pinhole cameras."""
 
-    def __init__(self, K: torch.Tensor, cam_from_world: torch.Tensor, *, learn: bool = True) -> None:
+    K0: torch.Tensor
+    T0: torch.Tensor
+
+    def __init__(
+        self, K: torch.Tensor, cam_from_world: torch.Tensor, *, learn: bool = True
+    ) -> None:
         """Args: K (V, 3, 3) intrinsics and cam_from_world (V, 4, 4) initial extrinsics."""
         super().__init__()
         if K.dim() != 3 or K.shape[1:] != (3, 3):
@@ -36,11 +42,14 @@ class CameraRefinement(nn.Module):
         return se3_exp(self.xi[image]) @ self.T0[image]
 
     def intrinsics(self, image: torch.Tensor) -> torch.Tensor:
-        """(B,) image ids -> (B, 3, 3) corrected intrinsics."""
-        K = self.K0[image].clone()
-        K[:, 0, 0] = K[:, 0, 0] * self.focal_scale[image, 0]
-        K[:, 1, 1] = K[:, 1, 1] * self.focal_scale[image, 1]
-        return K
+        """(B,) image ids -> (B, 3, 3) corrected intrinsics (skew ignored)."""
+        K = self.K0[image]
+        scale = torch.stack(
+            [self.focal_scale[image, 0], self.focal_scale[image, 1], torch.ones_like(K[:, 0, 0])],
+            dim=-1,
+        )
+        # Multiply only the diagonal (fx, fy); cx, cy stay.
+        return K * (1.0 + torch.diag_embed(scale - 1.0))
 
     def rays(self, image: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """World rays through pixels, differentiable w.r.t. the corrections.

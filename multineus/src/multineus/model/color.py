@@ -20,8 +20,15 @@ class ColorNetwork(nn.Module):
     """c(x, n, feature[, d]) -> rgb."""
 
     def __init__(
-        self, cfg: ColorConfig, *, feature_dim: int, num_scenes: int, rank: int,
-        scene_layers: int, noise: float, seed: int = 1,
+        self,
+        cfg: ColorConfig,
+        *,
+        feature_dim: int,
+        num_scenes: int,
+        rank: int,
+        scene_layers: int,
+        noise: float,
+        seed: int = 1,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -38,8 +45,14 @@ class ColorNetwork(nn.Module):
             b = (torch.rand(dims[i + 1], generator=gen) * 2 - 1) * bound
             maps.append(
                 make_linear(
-                    w, b, scene_specific=i < scene_layers, num_scenes=num_scenes, rank=rank,
-                    weight_norm=cfg.weight_norm, noise=noise, generator=gen,
+                    w,
+                    b,
+                    scene_specific=i < scene_layers,
+                    num_scenes=num_scenes,
+                    rank=rank,
+                    weight_norm=cfg.weight_norm,
+                    noise=noise,
+                    generator=gen,
                 )
             )
         self.maps = nn.ModuleList(maps)

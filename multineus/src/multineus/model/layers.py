@@ -101,7 +101,9 @@ class LowRankSceneLinear(nn.Module):
 
     def append_scene(self, coefficients: torch.Tensor) -> int:
         """Add a scene with the given (K,) coefficients; returns its index."""
-        rows = torch.cat([self.coefficients.data, coefficients.reshape(1, -1).to(self.coefficients)])
+        rows = torch.cat(
+            [self.coefficients.data, coefficients.reshape(1, -1).to(self.coefficients)]
+        )
         self.coefficients = nn.Parameter(rows)
         return self.num_scenes - 1
 
@@ -124,7 +126,12 @@ def make_linear(
     """A shared or low-rank scene-specific map initialised to ``weight``, ``bias``."""
     if scene_specific:
         return LowRankSceneLinear(
-            weight, bias, num_scenes=num_scenes, rank=rank, weight_norm=weight_norm,
-            noise=noise, generator=generator,
+            weight,
+            bias,
+            num_scenes=num_scenes,
+            rank=rank,
+            weight_norm=weight_norm,
+            noise=noise,
+            generator=generator,
         )
     return SharedLinear(weight, bias, weight_norm=weight_norm)

@@ -25,12 +25,21 @@ class MultiNeuS(nn.Module):
         super().__init__()
         m = cfg.multi
         self.sdf_net = SDFNetwork(
-            cfg.sdf, num_scenes=m.num_scenes, rank=m.rank, scene_layers=m.sdf_scene_layers,
-            noise=m.basis_noise, seed=seed,
+            cfg.sdf,
+            num_scenes=m.num_scenes,
+            rank=m.rank,
+            scene_layers=m.sdf_scene_layers,
+            noise=m.basis_noise,
+            seed=seed,
         )
         self.color_net = ColorNetwork(
-            cfg.color, feature_dim=cfg.sdf.feature_dim, num_scenes=m.num_scenes, rank=m.rank,
-            scene_layers=m.color_scene_layers, noise=m.basis_noise, seed=seed + 1,
+            cfg.color,
+            feature_dim=cfg.sdf.feature_dim,
+            num_scenes=m.num_scenes,
+            rank=m.rank,
+            scene_layers=m.color_scene_layers,
+            noise=m.basis_noise,
+            seed=seed + 1,
         )
         self.variance = Variance(cfg.renderer.init_variance)
 
@@ -53,7 +62,9 @@ class MultiNeuS(nn.Module):
         ids = {id(p) for p in self.scene_parameters()}
         return [p for p in self.parameters() if id(p) not in ids]
 
-    def add_scene(self, weights: torch.Tensor | None = None, *, from_scenes: list[int] | None = None) -> int:
+    def add_scene(
+        self, weights: torch.Tensor | None = None, *, from_scenes: list[int] | None = None
+    ) -> int:
         """Append a scene initialised to the weighted average of existing scenes' coefficients.
 
         Args:
@@ -66,7 +77,9 @@ class MultiNeuS(nn.Module):
         scenes = list(range(self.num_scenes)) if from_scenes is None else from_scenes
         w = torch.ones(len(scenes)) if weights is None else weights.detach().float().cpu()
         if w.shape != (len(scenes),) or bool((w < 0).any()) or float(w.sum()) <= 0:
-            raise ValueError(f"add_scene: weights must be {len(scenes)} non-negative numbers, not all 0")
+            raise ValueError(
+                f"add_scene: weights must be {len(scenes)} non-negative numbers, not all 0"
+            )
         w = w / w.sum()
         new = -1
         for layer in self.scene_layers():

@@ -20,7 +20,9 @@ from multineus.model.embedding import encoded_dim, positional_encoding
 from multineus.model.layers import LowRankSceneLinear, SharedLinear, make_linear
 
 
-def geometric_init(cfg: SDFConfig, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def geometric_init(
+    cfg: SDFConfig, generator: torch.Generator
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Initial (weight (O, I), bias (O,)) of every linear map of the SDF MLP."""
     d_in = encoded_dim(3, cfg.multires)
     dims = [d_in] + [cfg.hidden] * cfg.layers + [1 + cfg.feature_dim]
@@ -48,7 +50,13 @@ class SDFNetwork(nn.Module):
     """f(x) -> (sdf, feature); scene-specific leading maps."""
 
     def __init__(
-        self, cfg: SDFConfig, *, num_scenes: int, rank: int, scene_layers: int, noise: float,
+        self,
+        cfg: SDFConfig,
+        *,
+        num_scenes: int,
+        rank: int,
+        scene_layers: int,
+        noise: float,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -59,8 +67,14 @@ class SDFNetwork(nn.Module):
             raise ValueError(f"scene_layers must be in [0, {len(init)}], got {scene_layers}")
         self.maps = nn.ModuleList(
             make_linear(
-                w, b, scene_specific=i < scene_layers, num_scenes=num_scenes, rank=rank,
-                weight_norm=cfg.weight_norm, noise=noise, generator=gen,
+                w,
+                b,
+                scene_specific=i < scene_layers,
+                num_scenes=num_scenes,
+                rank=rank,
+                weight_norm=cfg.weight_norm,
+                noise=noise,
+                generator=gen,
             )
             for i, (w, b) in enumerate(init)
         )

@@ -76,7 +76,9 @@ def render_rays(
     idx = torch.nonzero(hit)[:, 0]
     if idx.numel() == 0:
         empty = torch.zeros(0, cfg.n_samples + cfg.n_importance, device=device, dtype=dtype)
-        return RenderResult(color, depth, opacity, torch.zeros((), device=device), empty, empty, hit)
+        return RenderResult(
+            color, depth, opacity, torch.zeros((), device=device), empty, empty, hit
+        )
     o, d, n0, f0 = origins[idx], directions[idx], near[idx], far[idx]
     t = (torch.arange(cfg.n_samples, device=device, dtype=dtype) + 0.5) / cfg.n_samples
     z = n0[:, None] + (f0 - n0)[:, None] * t[None]
@@ -86,9 +88,14 @@ def render_rays(
         z = z + jitter * step[:, None]
     if cfg.n_importance > 0:
         z = hierarchical_samples(
-            lambda p: model.sdf(p, scene), o.detach(), d.detach(), z,
-            n_importance=cfg.n_importance, steps=cfg.up_sample_steps,
-            bound_radius=cfg.bound_radius, implementation=cfg.implementation,
+            lambda p: model.sdf(p, scene),
+            o.detach(),
+            d.detach(),
+            z,
+            n_importance=cfg.n_importance,
+            steps=cfg.up_sample_steps,
+            bound_radius=cfg.bound_radius,
+            implementation=cfg.implementation,
         )
     z = z.detach()
     dists = torch.cat([z[:, 1:] - z[:, :-1], step[:, None]], dim=1)
@@ -103,8 +110,11 @@ def render_rays(
     half = 0.5 * cos * dists.reshape(-1)
     shape = z.shape
     w, c, dep, op = neus_render_weights(
-        ((sdf - half) * inv_s).reshape(shape), ((sdf + half) * inv_s).reshape(shape),
-        rgb.reshape(*shape, 3), mid, implementation=cfg.implementation,
+        ((sdf - half) * inv_s).reshape(shape),
+        ((sdf + half) * inv_s).reshape(shape),
+        rgb.reshape(*shape, 3),
+        mid,
+        implementation=cfg.implementation,
     )
     if cfg.background != "none":
         c = c + bg * (1.0 - op[:, None])

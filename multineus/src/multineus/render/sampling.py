@@ -69,7 +69,10 @@ def section_weights(
     next_est = mid_sdf + cos * dist * 0.5
     dummy = torch.zeros(*dist.shape, 1, dtype=z.dtype, device=z.device)
     weights, _, _, _ = neus_render_weights(
-        prev_est * inv_s, next_est * inv_s, dummy, 0.5 * (z[:, 1:] + z[:, :-1]),
+        prev_est * inv_s,
+        next_est * inv_s,
+        dummy,
+        0.5 * (z[:, 1:] + z[:, :-1]),
         implementation=implementation,
     )
     return weights

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from shared_utils.kernels import resolve_implementation
 
 try:  # Triton is optional: the reference runs everywhere.
@@ -129,7 +130,11 @@ if triton is not None:
         g_hh = tl.load(gshh_ptr + base + mm[None, :, None] * M + mm[None, None, :], mask=hh_mask)
         g_hh_t = tl.load(gshh_ptr + base + mm[None, None, :] * M + mm[None, :, None], mask=hh_mask)
         dy = g_y + tl.sum(g_hy * h[:, :, None], axis=1)
-        dh = g_h + tl.sum(g_hy * y[:, None, :], axis=2) + tl.sum((g_hh + g_hh_t) * h[:, None, :], axis=2)
+        dh = (
+            g_h
+            + tl.sum(g_hy * y[:, None, :], axis=2)
+            + tl.sum((g_hh + g_hh_t) * h[:, None, :], axis=2)
+        )
         tl.store(dy_ptr + rows[:, None] * C + cc[None, :], dy, mask=ymask)
         tl.store(dh_ptr + rows[:, None] * M + mm[None, :], dh, mask=hmask)
 

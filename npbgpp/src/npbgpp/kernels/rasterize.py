@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
 from shared_utils.kernels import resolve_implementation
 
 try:  # Triton is optional: the reference runs everywhere.
@@ -103,8 +104,10 @@ if triton is not None:
             px = tl.floor(u * f)
             py = tl.floor(v * f)
             inside = ok & (px >= 0) & (px < w) & (py >= 0) & (py < h)
-            pix = base + tl.where(inside, py, 0.0).to(tl.int64) * w + tl.where(inside, px, 0.0).to(
-                tl.int64
+            pix = (
+                base
+                + tl.where(inside, py, 0.0).to(tl.int64) * w
+                + tl.where(inside, px, 0.0).to(tl.int64)
             )
             tl.atomic_min(zbuf_ptr + pix, key, mask=inside)
 

@@ -18,6 +18,7 @@ dropped.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ class BasisMLP(nn.Module):
         self.num_frequencies = num_frequencies
         dims = [3 + 6 * num_frequencies] + [hidden] * layers
         blocks: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
+        for a, b in itertools.pairwise(dims):
             blocks += [nn.Linear(a, b), nn.ReLU()]
         blocks.append(nn.Linear(dims[-1], num_basis))
         self.net = nn.Sequential(*blocks)
@@ -77,7 +78,11 @@ class AggregationState:
 
     @classmethod
     def zeros(
-        cls, num_points: int, descriptor_dim: int, num_basis: int, device: torch.device | str = "cpu"
+        cls,
+        num_points: int,
+        descriptor_dim: int,
+        num_basis: int,
+        device: torch.device | str = "cpu",
     ) -> AggregationState:
         n, c, m = num_points, descriptor_dim, num_basis
         z = torch.zeros

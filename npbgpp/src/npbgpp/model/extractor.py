@@ -10,6 +10,7 @@ itself at the last block) and applies two 3x3 convolutions with LeakyReLU per bl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,12 +56,13 @@ def build_encoder(name: str) -> tuple[nn.Module, list[int]]:
     import timm
 
     model = timm.create_model(name, pretrained=False, features_only=True)
-    reductions = list(model.feature_info.reduction())
+    info: Any = model.feature_info
+    reductions = list(info.reduction())
     if reductions != [2, 4, 8, 16, 32]:
         raise ValueError(
             f"ModelConfig.encoder: {name!r} gives feature strides {reductions}, need [2, 4, 8, 16, 32]"
         )
-    return model, list(model.feature_info.channels())
+    return model, list(info.channels())
 
 
 class _DecoderBlock(nn.Module):
@@ -101,6 +103,8 @@ class FeatureExtractor(nn.Module):
             prev = out_ch
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Conv2d(prev, out_channels, 1)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 

@@ -84,6 +84,7 @@ class NPBGPP(nn.Module):
             cfg.num_basis, cfg.harmonic_frequencies, cfg.basis_hidden, cfg.basis_layers
         )
         self.refiner = Refiner(cfg.descriptor_dim + 1, cfg.refiner_channels)
+        self.up: torch.Tensor
         self.register_buffer("up", torch.tensor(cfg.up_axis, dtype=torch.float32), persistent=False)
 
     @property
@@ -95,7 +96,9 @@ class NPBGPP(nn.Module):
         return align_camera(camera, self.up, multiple, enabled=self.cfg.align_views)
 
     # ------------------------------------------------------------------ modeling stage
-    def view_samples(self, points: torch.Tensor, image: torch.Tensor, camera: Camera) -> ViewSamples:
+    def view_samples(
+        self, points: torch.Tensor, image: torch.Tensor, camera: Camera
+    ) -> ViewSamples:
         """Features of the points visible in one view.
 
         Args:

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from shared_utils.cameras.pinhole import PinholeCamera
+from shared_utils.cameras.rays import camera_rays, orthographic_rays
 from shared_utils.render.mesh import TexturedMesh
 from shared_utils.render.raycast import RaycastScene, RayHits
 from shared_utils.render.shading import (
@@ -167,30 +169,20 @@ def render_orthographic(
 
 
 def _pinhole_rays(camera: PinholeCamera) -> tuple[np.ndarray, np.ndarray]:
-    """Origins (H, W, 3) at the camera centre and world directions (H, W, 3) with camera z = 1."""
-    j, i = np.meshgrid(
-        np.arange(camera.width, dtype=np.float64) + 0.5,
-        np.arange(camera.height, dtype=np.float64) + 0.5,
-    )
-    pix = np.stack([j, i, np.ones_like(j)], axis=-1)
-    cam_dirs = pix @ np.linalg.inv(camera.K).T
-    cam_dirs = cam_dirs / cam_dirs[..., 2:3]  # exact z = 1 even with skew round-off
-    dirs = cam_dirs @ camera.R  # R^T applied to row vectors
-    origins = np.broadcast_to(camera.center, dirs.shape)
-    return origins, dirs
+    """Origins (H, W, 3) at the camera centre and world directions (H, W, 3) with camera z = 1.
+
+    Scaling the directions to unit camera z makes the ray parameter of a hit its depth.
+    """
+    origins, dirs = (x.numpy() for x in camera_rays(camera, dtype=torch.float64))
+    return origins, dirs / (dirs @ camera.R[2])[..., None]
 
 
 def _orthographic_rays(
     cam_from_world: np.ndarray, width: int, height: int, pixel_size: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Origins (H, W, 3) on the plane z_cam = 0 and unit world directions (H, W, 3) along +z."""
-    R, t = cam_from_world[:3, :3], cam_from_world[:3, 3]
-    j, i = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    x = (j + 0.5 - width / 2.0) * pixel_size
-    y = (i + 0.5 - height / 2.0) * pixel_size
-    cam = np.stack([x, y, np.zeros_like(x)], axis=-1)
-    origins = (cam - t) @ R  # R^T (x_cam - t)
-    dirs = np.broadcast_to(R[2], origins.shape)
+    rays = orthographic_rays(cam_from_world, width, height, pixel_size, dtype=torch.float64)
+    origins, dirs = (x.numpy() for x in rays)
     return origins, dirs
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from typing import Any
 
 import numpy as np
@@ -35,12 +36,25 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
     if deterministic:
         # cuBLAS needs a fixed workspace for reproducible GEMMs; must be set before use.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    else:
-        torch.use_deterministic_algorithms(False)
-        torch.backends.cudnn.deterministic = False
+    torch.backends.cudnn.deterministic = deterministic
+    set_deterministic_algorithms(deterministic)
+
+
+def set_deterministic_algorithms(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=True)``, without its import cost.
+
+    The public call imports the whole inductor compiler (seconds per process, paid by
+    every torchrun worker) only to copy the flag into ``torch._inductor.config``. While
+    inductor is not loaded yet, the same effect is had by setting the flag in torch's C++
+    core and ``TORCHINDUCTOR_DETERMINISTIC``, which inductor's config reads on import.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1" if mode else "0"
+    setter(mode, warn_only=True)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Data: DensePose-COCO reading/writing, the synthetic body generator, the torch dataset."""

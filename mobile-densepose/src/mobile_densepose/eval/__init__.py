@@ -1,0 +1,1 @@
+"""Evaluation: box AP (pycocotools) and DensePose AP with geodesic point similarity."""

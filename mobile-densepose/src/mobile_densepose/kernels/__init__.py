@@ -1,0 +1,1 @@
+"""GPU kernels (Triton) with plain-PyTorch references and dispatching public functions."""

@@ -1,0 +1,1 @@
+"""Data: the embedded procedural heads and loaders of multi-view scenes."""

@@ -1,0 +1,107 @@
+"""Scene loaders for the real formats, through shared_utils.cameras readers.
+
+Formats (``fmt``):
+
+- ``nerf_synthetic``: ``transforms_<split>.json`` + images (RGBA composited on black);
+  the point cloud comes from ``points.ply`` in the root (the format has none).
+- ``idr``: DTU / IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``);
+  points from ``points.ply`` in the root (in the normalised unit-sphere frame).
+- ``scannet``: ``intrinsic/``, ``pose/``, ``color/`` and ``full.ply``.
+- ``colmap``: ``sparse/0`` (or ``sparse/``) + ``images/``; the sparse points are used
+  unless a denser ``points.ply`` is in the root.
+
+Images are optionally resized by an integer factor (cameras follow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from npbgpp.data.scene import Scene, SceneError
+from shared_utils.cameras.colmap import read_colmap
+from shared_utils.cameras.idr import read_idr
+from shared_utils.cameras.nerf_synthetic import read_nerf_synthetic
+from shared_utils.cameras.pinhole import PinholeCamera
+from shared_utils.cameras.scannet import read_scannet
+from shared_utils.cameras.viewset import ViewSet
+from shared_utils.io.images import read_image
+from shared_utils.io.meshes import read_point_cloud
+
+FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap")
+"""Scene formats :func:`load_scene` reads."""
+
+
+def _colmap_model_dir(root: Path) -> Path:
+    for cand in (root / "sparse" / "0", root / "sparse"):
+        if (cand / "cameras.bin").is_file() or (cand / "cameras.txt").is_file():
+            return cand
+    raise SceneError(f"{root}: sparse: no COLMAP model (cameras.bin/.txt) in sparse/0 or sparse/")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    img = read_image(path)
+    if img.shape[-1] == 4:  # composite RGBA on black (NeRF-Synthetic convention here)
+        img = img[..., :3] * img[..., 3:]
+    return img[..., :3]
+
+
+def _downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+    return image[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
+
+
+def _scaled_camera(cam: PinholeCamera, factor: int) -> PinholeCamera:
+    K = cam.K.copy()
+    K[:2] /= factor
+    return PinholeCamera(K, cam.cam_from_world, cam.width // factor, cam.height // factor)
+
+
+def scene_from_viewset(
+    views: ViewSet, name: str, *, points_file: Path | None = None, downscale: int = 1
+) -> Scene:
+    """Read the images of a ViewSet and attach its point cloud (or ``points_file``)."""
+    if points_file is not None and points_file.is_file():
+        cloud = read_point_cloud(points_file)
+        points, colors = cloud.points, cloud.colors
+    elif views.points is not None:
+        points, colors = views.points, views.point_colors
+    else:
+        where = points_file if points_file is not None else "the scene"
+        raise SceneError(f"{name}: points: no point cloud ({where} not found)")
+    images = []
+    cams = []
+    for path, cam in zip(views.image_paths, views.cameras, strict=True):
+        img = _read_rgb(path)
+        if img.shape[:2] != (cam.height, cam.width):
+            raise SceneError(
+                f"{path}: image size {img.shape[1]}x{img.shape[0]} differs from its camera "
+                f"{cam.width}x{cam.height}"
+            )
+        if downscale > 1:
+            img, cam = _downscale(img, downscale), _scaled_camera(cam, downscale)
+        images.append(img)
+        cams.append(cam)
+    if not images:
+        raise SceneError(f"{name}: cameras: the scene has no views")
+    return Scene(name, np.stack(images), cams, points, colors)
+
+
+def load_scene(root: str | Path, fmt: str, *, split: str = "train", downscale: int = 1) -> Scene:
+    """Load a scene folder in one of :data:`FORMATS`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SceneError(f"{root}: scene folder not found")
+    extra = root / "points.ply"
+    if fmt == "nerf_synthetic":
+        views = read_nerf_synthetic(root, split)
+    elif fmt == "idr":
+        views = read_idr(root)
+    elif fmt == "scannet":
+        views = read_scannet(root)
+    elif fmt == "colmap":
+        views = read_colmap(_colmap_model_dir(root), root / "images")
+    else:
+        raise SceneError(f"{root}: unknown scene format {fmt!r}; choose one of {FORMATS}")
+    return scene_from_viewset(views, str(root), points_file=extra, downscale=downscale)

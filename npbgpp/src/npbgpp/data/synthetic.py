@@ -1,0 +1,79 @@
+"""The embedded data: textured objects rendered from many known cameras.
+
+Every scene is a random textured primitive (shared_utils.render.procedural) lit by a
+fixed directional light (so appearance does not depend on the viewpoint), rendered by
+the shared ray-casting renderer from cameras on the upper hemisphere, with a point cloud
+sampled uniformly on its surface, each point coloured by the texture under it.
+Held-out views come from a ring at an elevation the input cameras do not use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npbgpp.data.scene import Scene
+from shared_utils.cameras.pinhole import PinholeCamera
+from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras, sphere_cameras
+from shared_utils.geometry.sampling import sample_surface
+from shared_utils.render.mesh import TexturedMesh
+from shared_utils.render.procedural import random_textured_object
+from shared_utils.render.raycast import RaycastScene
+from shared_utils.render.renderer import render
+from shared_utils.render.shading import sample_texture
+
+LIGHT_DIR = (0.4, -0.3, 1.0)
+"""World direction towards the light (fixed: view-independent appearance)."""
+CAMERA_RADIUS = 2.8
+FOV_DEG = 45.0
+
+
+def surface_points(mesh: TexturedMesh, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points on the surface (n, 3) and their texture colours (n, 3)."""
+    points, face_ids, bary = sample_surface(mesh.vertices, mesh.faces, n, seed=seed)
+    if mesh.uvs is not None and mesh.texture is not None:
+        uv = np.einsum("nk,nkd->nd", bary, mesh.uvs[face_ids])
+        colors = sample_texture(mesh.texture, uv)
+    else:
+        colors = np.full((n, 3), 0.8, dtype=np.float32)
+    return points.astype(np.float32), colors.astype(np.float32)
+
+
+def render_views(mesh: TexturedMesh | RaycastScene, cameras: list[PinholeCamera]) -> np.ndarray:
+    """(V, H, W, 3) renders of the mesh under the fixed light."""
+    scene = mesh if isinstance(mesh, RaycastScene) else RaycastScene([mesh])
+    return np.stack([render(scene, cam, light_dir=LIGHT_DIR, ambient=0.4).rgb for cam in cameras])
+
+
+def input_cameras(n: int, size: int) -> list[PinholeCamera]:
+    """Input views: a Fibonacci spiral over the upper hemisphere."""
+    K = intrinsics_from_fov(FOV_DEG, size, size)
+    return sphere_cameras(n, CAMERA_RADIUS, K, size, size, upper_hemisphere=True)
+
+
+def heldout_cameras(n: int, size: int, elevation_deg: float = 25.0) -> list[PinholeCamera]:
+    """Held-out views: a ring at a fixed elevation, azimuths offset from the inputs."""
+    K = intrinsics_from_fov(FOV_DEG, size, size)
+    return orbit_cameras(n, CAMERA_RADIUS, elevation_deg, K, size, size, start_azimuth_deg=17.0)
+
+
+def make_scene(
+    seed: int, *, views: int = 16, size: int = 64, num_points: int = 6000, heldout: int = 0
+) -> tuple[Scene, Scene | None]:
+    """One synthetic scene and (optionally) its held-out views.
+
+    Returns:
+        The input scene (``views`` views) and a scene of ``heldout`` novel views with the
+        same points (None when ``heldout`` is 0).
+    """
+    mesh = random_textured_object(seed, texture_size=64)
+    raycast = RaycastScene([mesh])
+    points, colors = surface_points(mesh, num_points, seed=seed)
+    cams = input_cameras(views, size)
+    scene = Scene(f"synthetic-{seed}", render_views(raycast, cams), cams, points, colors)
+    test = None
+    if heldout:
+        hcams = heldout_cameras(heldout, size)
+        test = Scene(
+            f"synthetic-{seed}-heldout", render_views(raycast, hcams), hcams, points, colors
+        )
+    return scene, test

@@ -1,0 +1,173 @@
+"""Train NPBG++ across scenes with the shared Trainer.
+
+Each step picks a target view of a training scene and a few other views of it as
+sources, runs the modeling stage on the sources (no per-scene optimisation: gradients
+flow through the aggregation into the extractor and the basis MLP), renders a random
+crop of the target and compares it with the image: L1 on 4x-downsampled images plus the
+VGG-19 perceptual loss (local weights) or, in the tiny presets, 1 - SSIM; plus the
+self-supervised term, the same losses for a render from descriptors sampled from the
+target view itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from shared_utils.config import config_from_dict, config_to_dict
+from shared_utils.io.atomic import atomic_path
+from shared_utils.train.trainer import Trainer
+from torch import nn
+from torch.utils.data import Dataset
+
+from npbgpp.config import Config, ModelConfig
+from npbgpp.data.scene import Scene
+from npbgpp.losses import VGGPerceptual, downsampled_l1, ssim_loss
+from npbgpp.model.pipeline import NPBGPP
+
+MODEL_FILE = "model.pt"
+"""Weights + model config written at the end of training."""
+
+
+class TargetViews(Dataset[dict[str, torch.Tensor]]):
+    """One item per (scene, target view): the target, its source views and a crop window.
+
+    The random choices are drawn from a generator seeded by (seed, item), so an item is
+    the same in every epoch and on every rank.
+    """
+
+    def __init__(self, scenes: Sequence[Scene], source_views: int, crop_size: int, seed: int = 0):
+        self.items = [(s, t) for s, scene in enumerate(scenes) for t in range(len(scene))]
+        self.scenes = scenes
+        self.source_views = source_views
+        self.crop_size = crop_size
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        s, t = self.items[i]
+        scene = self.scenes[s]
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        others = [v for v in range(len(scene)) if v != t]
+        order = torch.randperm(len(others), generator=g)[: self.source_views]
+        sources = torch.tensor([others[int(k)] for k in order], dtype=torch.int64)
+        h, w = scene.images.shape[1:3]
+        ch, cw = min(self.crop_size, h), min(self.crop_size, w)
+        y0 = int(torch.randint(0, h - ch + 1, (1,), generator=g))
+        x0 = int(torch.randint(0, w - cw + 1, (1,), generator=g))
+        return {
+            "scene": torch.tensor(s),
+            "target": torch.tensor(t),
+            "sources": sources,
+            "crop": torch.tensor([y0, x0, ch, cw]),
+        }
+
+
+def first_item(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Collate for batch size 1 (each step renders one target view)."""
+    if len(items) != 1:
+        raise ValueError(f"npbgpp trains one target view per micro-step, got a batch of {len(items)}")
+    return items[0]
+
+
+class SceneLoss:
+    """``loss_fn(model, batch, step)`` for the shared Trainer."""
+
+    def __init__(self, scenes: Sequence[Scene], cfg: Config):
+        self.scenes = scenes
+        self.cfg = cfg
+        self.perceptual: VGGPerceptual | None = None
+        if cfg.loss.vgg19_weights is not None and cfg.loss.perceptual_weight > 0:
+            self.perceptual = VGGPerceptual(cfg.loss.vgg19_weights)
+        self._points: dict[tuple[int, str], torch.Tensor] = {}
+
+    def _image_loss(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        lc = self.cfg.loss
+        out = {"l1": downsampled_l1(pred, target, lc.l1_downsample)}
+        if self.perceptual is not None:
+            self.perceptual.to(pred.device)
+            out["perceptual"] = self.perceptual(pred, target)
+        elif lc.ssim_weight > 0 and min(pred.shape[-2:]) >= 11:
+            out["ssim"] = ssim_loss(pred, target)
+        return out
+
+    def _weighted(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        lc = self.cfg.loss
+        weights = {"l1": lc.l1_weight, "perceptual": lc.perceptual_weight, "ssim": lc.ssim_weight}
+        return sum((weights[k] * v for k, v in terms.items()), torch.zeros(()))
+
+    def __call__(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        assert isinstance(model, NPBGPP)
+        device = next(model.parameters()).device
+        s = int(batch["scene"])
+        scene = self.scenes[s]
+        key = (s, str(device))
+        if key not in self._points:
+            self._points[key] = scene.point_tensor(device)
+        points = self._points[key]
+        views = [(scene.image_tensor(int(v), device), scene.camera(int(v), device)) for v in batch["sources"]]
+        t = int(batch["target"])
+        y0, x0, ch, cw = (int(v) for v in batch["crop"])
+        cam = scene.camera(t, device).crop(x0, y0, ch, cw)
+        target = scene.image_tensor(t, device)[:, y0 : y0 + ch, x0 : x0 + cw][None]
+
+        descriptors = model.model_scene(points, views)
+        pred = model.render(descriptors, cam)[None]
+        terms = self._image_loss(pred, target)
+        loss = self._weighted(terms).to(device)
+        scalars = {k: float(v) for k, v in terms.items()}
+        if self.cfg.loss.self_supervised_weight > 0:
+            own = model.render_self_supervised(points, target[0], cam)[None]
+            self_terms = self._image_loss(own, target)
+            loss = loss + self.cfg.loss.self_supervised_weight * self._weighted(self_terms).to(device)
+            scalars["self_supervised"] = float(self._weighted(self_terms))
+        return loss, scalars
+
+
+def save_model(model: NPBGPP, path: str | Path) -> None:
+    """Write the weights and the model config (atomically)."""
+    with atomic_path(path) as tmp:
+        torch.save({"model_config": config_to_dict(model.cfg), "state_dict": model.state_dict()}, tmp)
+
+
+def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> NPBGPP:
+    """Rebuild a trained model from :func:`save_model`'s file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"model file not found: {p}")
+    data: Any = torch.load(p, map_location=device, weights_only=True)
+    if not isinstance(data, dict) or "model_config" not in data or "state_dict" not in data:
+        raise ValueError(f"{p}: not an npbgpp model file (needs model_config and state_dict)")
+    cfg = config_from_dict(ModelConfig, data["model_config"], source=str(p))
+    model = NPBGPP(cfg)
+    model.load_state_dict(data["state_dict"])
+    return model.to(device).eval()
+
+
+def train(cfg: Config, scenes: Sequence[Scene], run_dir: str | Path) -> tuple[NPBGPP, dict[str, float]]:
+    """Train on ``scenes``; writes the run folder and ``run_dir/model.pt``."""
+    if not scenes:
+        raise ValueError("train: no training scenes")
+    torch.manual_seed(cfg.trainer.seed)
+    model = NPBGPP(cfg.model)
+    dataset = TargetViews(scenes, cfg.source_views, cfg.crop_size, cfg.trainer.seed)
+    trainer = Trainer(
+        cfg.trainer,
+        model=model,
+        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr),
+        loss_fn=SceneLoss(scenes, cfg),
+        dataset=dataset,
+        run_dir=run_dir,
+        collate_fn=first_item,
+        run_config=cfg,
+    )
+    metrics = trainer.fit()
+    model.eval()
+    save_model(model, Path(run_dir) / MODEL_FILE)
+    return model, metrics
