@@ -87,7 +87,10 @@ def test_failing_member_fails_the_run(
 ) -> None:
     root = fake_workspace(
         {
-            "good": {"tests/unit/test_good.py": PASSING, "tests/kernels/__init__.py": ""},
+            "good": {
+                "tests/unit/test_good.py": PASSING,
+                "tests/kernels/test_helpers.py": "VALUE = 1\n",
+            },
             "bad": {"tests/unit/test_bad.py": FAILING},
         }
     )

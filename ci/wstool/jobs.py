@@ -168,6 +168,7 @@ def independence_job(ctx: JobContext, member: Member, shared: Member | None) -> 
     export = [
         *uv,
         "export",
+        "--quiet",
         "--frozen",
         "--package",
         member.distribution,
@@ -224,6 +225,11 @@ def _check_import_location(result: StepResult, venv: Path) -> StepResult:
     return StepResult(result.name, result.argv, 1, result.seconds, False, result.output + msg)
 
 
+def _has_test_files(folder: Path) -> bool:
+    """Whether pytest's default file patterns match anything under ``folder``."""
+    return any(folder.rglob("test_*.py")) or any(folder.rglob("*_test.py"))
+
+
 def pytest_job(ctx: JobContext, member: Member, job: str) -> JobOutcome:
     """``pytest tests/<job>`` from inside the member folder; exit 5 or no folder = EMPTY."""
     clock = _Clock(ctx.timeout_s)
@@ -234,6 +240,10 @@ def pytest_job(ctx: JobContext, member: Member, job: str) -> JobOutcome:
     if not (folder / tests).is_dir():
         print(f"{member.path}/{tests}: no such folder")
         return JobOutcome(EMPTY, clock.elapsed(), None, f"no {tests}/ folder")
+    if not _has_test_files(folder / tests):
+        # Skip pytest's start-up (imports torch through conftest: ~20 s on 2 cores).
+        print(f"{member.path}/{tests}: no test_*.py / *_test.py files")
+        return JobOutcome(EMPTY, clock.elapsed(), None, "no test files")
     env = dict(ctx.env)
     if job == "kernels":
         env["TRITON_INTERPRET"] = "1"

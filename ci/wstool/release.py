@@ -219,7 +219,8 @@ def make_release(
         chosen = results or default_results
         rows, source = load_results(chosen), str(chosen)
     elif report.is_file():
-        rows, source = results_from_report(report, member), str(report.relative_to(root))
+        rows = results_from_report(report, member)
+        source = str(report.relative_to(root)) if rows else None
     artifacts = build_artifacts(manifest, tools, member, root / ".ci-work" / "release" / member.tag)
     git = git_state(root)
     if git["dirty"]:

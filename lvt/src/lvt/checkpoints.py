@@ -31,14 +31,19 @@ def _load(path: str | Path, kind: str) -> dict[str, Any]:
         raise FileNotFoundError(f"{kind} checkpoint {path} not found")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("kind") != kind:
-        raise ValueError(f"{path}: field 'kind' is {payload.get('kind') if isinstance(payload, dict) else None!r}, expected {kind!r}")
+        raise ValueError(
+            f"{path}: field 'kind' is {payload.get('kind') if isinstance(payload, dict) else None!r}, expected {kind!r}"
+        )
     return payload
 
 
 def load_vqvae(path: str | Path, *, implementation: str = "auto") -> VQVAE:
     """A VQ-VAE saved by :func:`save_model`, in eval mode."""
     payload = _load(path, "vqvae")
-    model = VQVAE(config_from_dict(VQVAEConfig, payload["config"], source=str(path)), implementation=implementation)
+    model = VQVAE(
+        config_from_dict(VQVAEConfig, payload["config"], source=str(path)),
+        implementation=implementation,
+    )
     model.load_state_dict(payload["state_dict"])
     return model.eval()
 
@@ -46,6 +51,8 @@ def load_vqvae(path: str | Path, *, implementation: str = "auto") -> VQVAE:
 def load_transformer(path: str | Path) -> LatentVideoTransformer:
     """A transformer saved by :func:`save_model`, in eval mode."""
     payload = _load(path, "transformer")
-    model = LatentVideoTransformer(config_from_dict(TransformerConfig, payload["config"], source=str(path)))
+    model = LatentVideoTransformer(
+        config_from_dict(TransformerConfig, payload["config"], source=str(path))
+    )
     model.load_state_dict(payload["state_dict"])
     return model.eval()

@@ -60,8 +60,10 @@ def _trainer(steps: int, batch: int, seed: int) -> TrainerConfig:
     )
 
 
-def run_demo(out_dir: str | Path, cfg: DemoConfig = DemoConfig()) -> dict[str, Any]:
+def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> dict[str, Any]:
     """Run the pipeline; returns the metrics (also in DIR/metrics.json and DIR/report.json)."""
+    cfg = cfg or DemoConfig()
+    torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -80,16 +82,25 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig = DemoConfig()) -> dict[str, A
     # 1. the frame autoencoder
     t = time.perf_counter()
     vqvae, vq_metrics = train_vqvae(
-        vq_cfg, _trainer(cfg.vqvae_steps, vq_cfg.batch_size, cfg.seed), FrameDataset(train_videos), out / "vqvae"
+        vq_cfg,
+        _trainer(cfg.vqvae_steps, vq_cfg.batch_size, cfg.seed),
+        FrameDataset(train_videos),
+        out / "vqvae",
     )
     timings["train_vqvae_s"] = time.perf_counter() - t
     recon = reconstruct(vqvae, test_videos)
     rec = image_metrics(recon[:, tr_cfg.n_prime :], test_videos[:, tr_cfg.n_prime :])
-    base = image_metrics(copy_last_frame(test_videos, tr_cfg.n_prime), test_videos[:, tr_cfg.n_prime :])
+    base = image_metrics(
+        copy_last_frame(test_videos, tr_cfg.n_prime), test_videos[:, tr_cfg.n_prime :]
+    )
 
     # 2. codes on disk, memory-mapped
-    extract_codes(vqvae, ((f"train_{i:04d}", v) for i, v in enumerate(train_videos)), out / "codes" / "train")
-    extract_codes(vqvae, ((f"test_{i:04d}", v) for i, v in enumerate(test_videos)), out / "codes" / "test")
+    extract_codes(
+        vqvae, ((f"train_{i:04d}", v) for i, v in enumerate(train_videos)), out / "codes" / "train"
+    )
+    extract_codes(
+        vqvae, ((f"test_{i:04d}", v) for i, v in enumerate(test_videos)), out / "codes" / "test"
+    )
     train_codes = CodesDataset(out / "codes" / "train", cfg.frames)
     test_codes = CodesDataset(out / "codes" / "test", cfg.frames)
     test_loader = DataLoader(test_codes, batch_size=8)
@@ -107,7 +118,9 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig = DemoConfig()) -> dict[str, A
     )
     timings["train_transformer_s"] = time.perf_counter() - t
     held_out = latent_bits_per_dim(transformer, test_loader)
-    train_bits = latent_bits_per_dim(transformer, DataLoader(torch.utils.data.Subset(train_codes, range(16)), batch_size=8))
+    train_bits = latent_bits_per_dim(
+        transformer, DataLoader(torch.utils.data.Subset(train_codes, range(16)), batch_size=8)
+    )
 
     # 4. sampling from one priming frame
     n_show = min(4, len(test_codes))
@@ -116,7 +129,9 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig = DemoConfig()) -> dict[str, A
     sampled = sample_cached(transformer, primes, seed=cfg.seed)
     timings["sample_cached_s"] = time.perf_counter() - t
     generated = decode_video(vqvae, sampled).numpy()
-    gen_quality = image_metrics(generated[:, tr_cfg.n_prime :], test_videos[:n_show, tr_cfg.n_prime :])
+    gen_quality = image_metrics(
+        generated[:, tr_cfg.n_prime :], test_videos[:n_show, tr_cfg.n_prime :]
+    )
     # rows: real video | generated video (first frame = real priming frame)
     grid = np.concatenate([test_videos[:n_show], generated], axis=3)  # side by side
     grid = np.concatenate(list(grid), axis=1)  # videos stacked vertically
@@ -150,14 +165,30 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig = DemoConfig()) -> dict[str, A
         f"{cfg.n_train_videos} training videos, {cfg.n_test_videos} held-out videos built from "
         f"digit scans never seen in training; CPU only."
     )
-    section.video(grid, "left: real video; right: 1 real priming frame then generated frames (cached sampler)", fps=4)
+    section.video(
+        grid,
+        "left: real video; right: 1 real priming frame then generated frames (cached sampler)",
+        fps=4,
+    )
     section.table(
         ["metric", "value", "reference"],
         [
-            ["held-out bits/dim (frames after the prime)", round(held_out, 4), f"uniform codes: log2 K = {log2k:.2f}"],
+            [
+                "held-out bits/dim (frames after the prime)",
+                round(held_out, 4),
+                f"uniform codes: log2 K = {log2k:.2f}",
+            ],
             ["held-out bits/dim, untrained transformer", round(untrained, 4), "before training"],
-            ["VQ-VAE reconstruction PSNR (dB)", round(rec["psnr"], 2), f"copy-last-frame: {base['psnr']:.2f}"],
-            ["VQ-VAE reconstruction SSIM", round(rec["ssim"], 4), f"copy-last-frame: {base['ssim']:.4f}"],
+            [
+                "VQ-VAE reconstruction PSNR (dB)",
+                round(rec["psnr"], 2),
+                f"copy-last-frame: {base['psnr']:.2f}",
+            ],
+            [
+                "VQ-VAE reconstruction SSIM",
+                round(rec["ssim"], 4),
+                f"copy-last-frame: {base['ssim']:.4f}",
+            ],
             ["FVD", None, "not computed: needs a local I3D weights file (lvt eval --i3d-weights)"],
         ],
         "Held-out evaluation",

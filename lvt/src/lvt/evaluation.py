@@ -40,7 +40,9 @@ def _to_bchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruct(vqvae: VQVAE, videos: np.ndarray, *, batch: int = 64, device: str = "cpu") -> np.ndarray:
+def reconstruct(
+    vqvae: VQVAE, videos: np.ndarray, *, batch: int = 64, device: str = "cpu"
+) -> np.ndarray:
     """Videos (N, T, H, W, 3) in [0, 1] -> their VQ-VAE reconstructions, same shape."""
     vqvae.eval()
     n, t = videos.shape[:2]
@@ -73,7 +75,9 @@ def copy_last_frame(videos: np.ndarray, n_prime: int) -> np.ndarray:
     return np.repeat(last, videos.shape[1] - n_prime, axis=1)
 
 
-def fvd_or_reason(real: np.ndarray, fake: np.ndarray, i3d_weights: str | Path | None) -> tuple[float | None, str]:
+def fvd_or_reason(
+    real: np.ndarray, fake: np.ndarray, i3d_weights: str | Path | None
+) -> tuple[float | None, str]:
     """FVD between real and generated videos when a local I3D weights file is given.
 
     Returns:

@@ -15,15 +15,17 @@ from lvt.model.transformer import LatentVideoTransformer
 from lvt.model.vqvae import VQVAE
 
 
-def vqvae_loss(model: nn.Module, batch: torch.Tensor, step: int) -> tuple[torch.Tensor, Mapping[str, float]]:
+def vqvae_loss(
+    model: nn.Module, batch: torch.Tensor, step: int
+) -> tuple[torch.Tensor, Mapping[str, float]]:
     """Trainer loss_fn: batch (B, 3, H, W) frames in [-1, 1]."""
     assert isinstance(model, VQVAE)
     out = model(batch)
-    mse01 = float(out.reconstruction_loss) / 4.0  # [-1, 1] -> [0, 1] units
+    mse01 = float(out.reconstruction_loss.detach()) / 4.0  # [-1, 1] -> [0, 1] units
     return out.loss, {
-        "reconstruction_mse": float(out.reconstruction_loss),
-        "commitment": float(out.commitment),
-        "perplexity": float(out.perplexity),
+        "reconstruction_mse": float(out.reconstruction_loss.detach()),
+        "commitment": float(out.commitment.detach()),
+        "perplexity": float(out.perplexity.detach()),
         "psnr": -10.0 * math.log10(max(mse01, 1e-12)),
     }
 
@@ -51,7 +53,9 @@ def slice_loss(
     target = model.slice_codes(codes, slice_index)
     frames = slice_frame_index(cfg.video_shape, cfg.subscale).to(codes.device)[slice_index]
     weight = (frames >= cfg.n_prime)[..., None].expand_as(target).float()
-    ce = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), target.reshape(-1), reduction="none")
+    ce = F.cross_entropy(
+        logits.reshape(-1, cfg.codebook_size), target.reshape(-1), reduction="none"
+    )
     n = weight.sum()
     return (ce * weight.reshape(-1)).sum() / n.clamp_min(1.0), n
 
@@ -64,4 +68,4 @@ def transformer_loss(
     choices = trainable_slices(model).to(batch.device)
     pick = torch.randint(0, len(choices), (batch.shape[0],), device=batch.device)
     loss, _ = slice_loss(model, batch, choices[pick])
-    return loss, {"bits_per_dim": float(loss) / math.log(2.0)}
+    return loss, {"bits_per_dim": float(loss.detach()) / math.log(2.0)}

@@ -81,7 +81,9 @@ def sample_naive(
                     for k in range(cfg.n_codebooks):
                         logits = model(codes, index)[:, t, y, x, k]
                         sl = to_slices(codes, cfg.subscale)
-                        sl[:, s, t, y, x, k] = draw(logits, uniform_sl[:, s, t, y, x, k], temperature)
+                        sl[:, s, t, y, x, k] = draw(
+                            logits, uniform_sl[:, s, t, y, x, k], temperature
+                        )
                         codes = from_slices(sl, cfg.subscale)
     return codes
 
@@ -109,10 +111,21 @@ def sample_cached(
         context = model.encode(from_slices(slices, cfg.subscale), index)
         additive = model.positions + model.condition(context)  # (B, t', h', w', d)
         de = model.decoder_embedding.embedding_dim
-        padded = torch.zeros(b, de, tp + 2 * (kt // 2), hp + 2 * (kh // 2), wp + 2 * (kw // 2), device=device, dtype=dtype)
+        padded = torch.zeros(
+            b,
+            de,
+            tp + 2 * (kt // 2),
+            hp + 2 * (kh // 2),
+            wp + 2 * (kw // 2),
+            device=device,
+            dtype=dtype,
+        )
         shape_kv = (b, cfg.heads, n_pos, cfg.attention_dim)
         caches = [
-            (torch.zeros(shape_kv, device=device, dtype=dtype), torch.zeros(shape_kv, device=device, dtype=dtype))
+            (
+                torch.zeros(shape_kv, device=device, dtype=dtype),
+                torch.zeros(shape_kv, device=device, dtype=dtype),
+            )
             for _ in model.decoder_layers
         ]
         for p in range(n_pos):
@@ -137,5 +150,3 @@ def decode_video(vqvae: torch.nn.Module, codes: torch.Tensor) -> torch.Tensor:
     frames = vqvae.decode(codes.reshape(b * t, *codes.shape[2:]))  # type: ignore[operator]
     frames = (frames.clamp(-1, 1) + 1) / 2
     return frames.permute(0, 2, 3, 1).reshape(b, t, *frames.shape[2:], 3)
-
-

@@ -10,7 +10,9 @@ from lvt.kernels.vq_search import quantize_straight_through, vq_nearest, vq_near
 from shared_utils.kernels import assert_close
 
 
-def _separated(n: int, k: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _separated(
+    n: int, k: int, d: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Codebook entries far apart, rows = a random entry + small noise: a unique answer."""
     gen = torch.Generator().manual_seed(seed)
     codebook = torch.randn(k, d, generator=gen) * 3.0

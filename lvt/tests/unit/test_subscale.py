@@ -10,9 +10,7 @@ import torch
 from lvt.model.subscale import from_slices, generation_order, slice_offsets, to_slices
 
 
-@pytest.mark.parametrize(
-    "s", [(1, 1, 1), (16, 1, 1), (1, 2, 2), (4, 2, 2), (2, 4, 1), (8, 4, 4)]
-)
+@pytest.mark.parametrize("s", [(1, 1, 1), (16, 1, 1), (1, 2, 2), (4, 2, 2), (2, 4, 1), (8, 4, 4)])
 def test_round_trip_any_factor(s: tuple[int, int, int]) -> None:
     video = torch.randint(0, 100, (2, 16, 8, 8, 3))
     slices = to_slices(video, s)
@@ -33,7 +31,9 @@ def test_generation_order_is_slice_then_raster() -> None:
     order = generation_order((4, 4, 4), (2, 2, 2))
     assert sorted(order.reshape(-1).tolist()) == list(range(64))
     # first slice (0,0,0) is generated first, in raster order
-    assert order[0, 0, 0] == 0 and order[0, 0, 2] == 1 and order[0, 2, 0] == 2 and order[2, 0, 0] == 4
+    assert (
+        order[0, 0, 0] == 0 and order[0, 0, 2] == 1 and order[0, 2, 0] == 2 and order[2, 0, 0] == 4
+    )
     # the last slice (1,1,1) ends the video; its last position is (3,3,3)
     assert order[1, 1, 1] == 56 and order[3, 3, 3] == 63
 

@@ -365,7 +365,12 @@ def train_presets() -> dict[str, tuple[str, TrainConfig]]:
         lr_steps=(100_000,),
         eval_max_images=32,
         trainer=TrainerConfig(
-            steps=300, batch_size=4, log_every=25, checkpoint_every=100, progress=False, tensorboard=False
+            steps=300,
+            batch_size=4,
+            log_every=25,
+            checkpoint_every=100,
+            progress=False,
+            tensorboard=False,
         ),
     )
     paper = TrainConfig(

@@ -2,16 +2,18 @@
 
 import pytest
 import torch
-from shared_utils.kernels import assert_close
 
 from mobile_densepose.kernels.nearest_chart_vertex import (
     nearest_chart_vertex,
     nearest_chart_vertex_reference,
     nearest_chart_vertex_triton,
 )
+from shared_utils.kernels import assert_close
 
 
-def _brute(vp: torch.Tensor, vuv: torch.Tensor, qp: torch.Tensor, quv: torch.Tensor) -> torch.Tensor:
+def _brute(
+    vp: torch.Tensor, vuv: torch.Tensor, qp: torch.Tensor, quv: torch.Tensor
+) -> torch.Tensor:
     out = []
     for p, q in zip(qp.tolist(), quv):
         best, idx = float("inf"), -1
@@ -45,4 +47,6 @@ def test_ties_pick_the_first_vertex() -> None:
     quv = torch.tensor([[0.2, 0.2], [0.79, 0.8], [0.0, 0.0]])
     expected = torch.tensor([1, 2, 0])
     assert_close(nearest_chart_vertex_triton(vp, vuv, qp, quv), expected, name="triton")
-    assert_close(nearest_chart_vertex(vp, vuv, qp, quv, implementation="torch"), expected, name="torch")
+    assert_close(
+        nearest_chart_vertex(vp, vuv, qp, quv, implementation="torch"), expected, name="torch"
+    )

@@ -44,7 +44,9 @@ def test_gps_perfect_is_one_and_falls_with_geodesic_error() -> None:
     assert float(background.abs().max()) == 0.0
 
 
-def _scene(rng: np.random.Generator, surf: BodySurface) -> tuple[list[ImageRecord], list[DensePoseDetection]]:
+def _scene(
+    rng: np.random.Generator, surf: BodySurface
+) -> tuple[list[ImageRecord], list[DensePoseDetection]]:
     records, dets = [], []
     for image_id in range(1, 4):
         rec = ImageRecord(image_id, f"{image_id}.png", 200, 200)
@@ -55,7 +57,16 @@ def _scene(rng: np.random.Generator, surf: BodySurface) -> tuple[list[ImageRecor
             parts, u, v = surf.parts[pick], surf.uv[pick, 0], surf.uv[pick, 1]
             cy, cx = rng.integers(0, s, 40), rng.integers(0, s, 40)
             xy = np.stack([(cx + 0.5) / s * 256, (cy + 0.5) / s * 256], 1)
-            rec.people.append(PersonAnnotation(len(rec.people) + 1, box, False, xy, parts[cy, cx], np.stack([u[cy, cx], v[cy, cx]], 1)))
+            rec.people.append(
+                PersonAnnotation(
+                    len(rec.people) + 1,
+                    box,
+                    False,
+                    xy,
+                    parts[cy, cx],
+                    np.stack([u[cy, cx], v[cy, cx]], 1),
+                )
+            )
             x1y1x2y2 = np.array([box[0], box[1], box[0] + box[2], box[1] + box[3]])
             dets.append(DensePoseDetection(image_id, x1y1x2y2, 0.9 - 0.1 * k, parts, u, v))
         records.append(rec)
@@ -69,11 +80,20 @@ def test_densepose_ap_perfect_noisy_untrained() -> None:
     perfect = densepose_ap(records, dets, scorer)
     assert perfect["AP"] == pytest.approx(100.0)
     assert box_ap(records, dets)["AP"] == pytest.approx(100.0)
-    noisy = [DensePoseDetection(d.image_id, d.box, d.score, d.parts, (d.u + 0.09) % 1, d.v) for d in dets]
+    noisy = [
+        DensePoseDetection(d.image_id, d.box, d.score, d.parts, (d.u + 0.09) % 1, d.v) for d in dets
+    ]
     ap_noisy = densepose_ap(records, noisy, scorer)["AP"]
     assert 0 < ap_noisy < 100
     rng = np.random.default_rng(1)
-    untrained = [DensePoseDetection(d.image_id, d.box, d.score, d.parts, rng.random(d.u.shape), rng.random(d.v.shape)) for d in dets]
+    untrained = [
+        DensePoseDetection(
+            d.image_id, d.box, d.score, d.parts, rng.random(d.u.shape), rng.random(d.v.shape)
+        )
+        for d in dets
+    ]
     assert densepose_ap(records, untrained, scorer)["AP"] < ap_noisy
-    background = [DensePoseDetection(d.image_id, d.box, d.score, d.parts * 0, d.u, d.v) for d in dets]
+    background = [
+        DensePoseDetection(d.image_id, d.box, d.score, d.parts * 0, d.u, d.v) for d in dets
+    ]
     assert densepose_ap(records, background, scorer)["AP"] == 0.0

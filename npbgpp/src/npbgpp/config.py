@@ -104,8 +104,14 @@ class Config:
     """Side of the random square crop of the target view (clipped to the image)."""
     source_views: int = 4
     """Source views aggregated into descriptors per training step."""
-    finetune: str = "none"
-    """Fine-tuning variant: none, ft (coefficients beta, beta0 + refiner) or ft-system."""
+    run_dir: str = "runs/npbgpp"
+    """Run folder (config, checkpoints, metrics, model.pt)."""
+    scenes: tuple[str, ...] = ()
+    """Scene folders to train on; empty: the embedded synthetic scenes (``data``)."""
+    scene_format: str = "colmap"
+    """Format of ``scenes``: nerf_synthetic, idr, scannet or colmap."""
+    scene_downscale: int = 1
+    """Integer image downscale factor applied when loading ``scenes``."""
 
 
 def tiny_config() -> Config:
@@ -116,10 +122,10 @@ def tiny_config() -> Config:
             num_basis=6,
             basis_hidden=32,
             encoder="tiny",
-            decoder_channels=(32, 32, 16, 16, 8),
+            decoder_channels=(16, 16, 16, 8, 8),
             refiner_channels=(16, 24, 32, 40),
         ),
-        data=DataConfig(),
+        data=DataConfig(image_size=48, num_points=4000, views_per_scene=12),
         loss=LossConfig(perceptual_weight=0.0, ssim_weight=0.2),
         trainer=TrainerConfig(
             steps=300,
@@ -132,8 +138,8 @@ def tiny_config() -> Config:
             device="cpu",
         ),
         lr=2e-3,
-        crop_size=48,
-        source_views=4,
+        crop_size=32,
+        source_views=3,
     )
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from shared_utils.metrics.image import ssim
 from torch import nn
+
+from shared_utils.metrics.image import ssim
 
 VGG_LAYERS = (3, 8, 17, 26, 35)
 """Indices (after ReLU) of relu1_2, relu2_2, relu3_4, relu4_4, relu5_4 in vgg19.features."""
@@ -55,6 +56,8 @@ class VGGPerceptual(nn.Module):
         self.features = net.features[: VGG_LAYERS[-1] + 1].eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from shared_utils.config import config_from_dict, config_to_dict
-from shared_utils.io.atomic import atomic_path
-from shared_utils.train.trainer import Trainer
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -26,6 +23,9 @@ from npbgpp.config import Config, ModelConfig
 from npbgpp.data.scene import Scene
 from npbgpp.losses import VGGPerceptual, downsampled_l1, ssim_loss
 from npbgpp.model.pipeline import NPBGPP
+from shared_utils.config import config_from_dict, config_to_dict
+from shared_utils.io.atomic import atomic_path
+from shared_utils.train.trainer import Trainer
 
 MODEL_FILE = "model.pt"
 """Weights + model config written at the end of training."""
@@ -70,7 +70,9 @@ class TargetViews(Dataset[dict[str, torch.Tensor]]):
 def first_item(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Collate for batch size 1 (each step renders one target view)."""
     if len(items) != 1:
-        raise ValueError(f"npbgpp trains one target view per micro-step, got a batch of {len(items)}")
+        raise ValueError(
+            f"npbgpp trains one target view per micro-step, got a batch of {len(items)}"
+        )
     return items[0]
 
 
@@ -111,7 +113,10 @@ class SceneLoss:
         if key not in self._points:
             self._points[key] = scene.point_tensor(device)
         points = self._points[key]
-        views = [(scene.image_tensor(int(v), device), scene.camera(int(v), device)) for v in batch["sources"]]
+        views = [
+            (scene.image_tensor(int(v), device), scene.camera(int(v), device))
+            for v in batch["sources"]
+        ]
         t = int(batch["target"])
         y0, x0, ch, cw = (int(v) for v in batch["crop"])
         cam = scene.camera(t, device).crop(x0, y0, ch, cw)
@@ -125,7 +130,9 @@ class SceneLoss:
         if self.cfg.loss.self_supervised_weight > 0:
             own = model.render_self_supervised(points, target[0], cam)[None]
             self_terms = self._image_loss(own, target)
-            loss = loss + self.cfg.loss.self_supervised_weight * self._weighted(self_terms).to(device)
+            loss = loss + self.cfg.loss.self_supervised_weight * self._weighted(self_terms).to(
+                device
+            )
             scalars["self_supervised"] = float(self._weighted(self_terms))
         return loss, scalars
 
@@ -133,7 +140,9 @@ class SceneLoss:
 def save_model(model: NPBGPP, path: str | Path) -> None:
     """Write the weights and the model config (atomically)."""
     with atomic_path(path) as tmp:
-        torch.save({"model_config": config_to_dict(model.cfg), "state_dict": model.state_dict()}, tmp)
+        torch.save(
+            {"model_config": config_to_dict(model.cfg), "state_dict": model.state_dict()}, tmp
+        )
 
 
 def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> NPBGPP:
@@ -150,7 +159,9 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> NPBGP
     return model.to(device).eval()
 
 
-def train(cfg: Config, scenes: Sequence[Scene], run_dir: str | Path) -> tuple[NPBGPP, dict[str, float]]:
+def train(
+    cfg: Config, scenes: Sequence[Scene], run_dir: str | Path
+) -> tuple[NPBGPP, dict[str, float]]:
     """Train on ``scenes``; writes the run folder and ``run_dir/model.pt``."""
     if not scenes:
         raise ValueError("train: no training scenes")

@@ -93,7 +93,10 @@ def test_yaml_round_trip_restores_every_type(tmp_path: Path) -> None:
     ("yaml_text", "message"),
     [
         ("trainer:\n  steps: ten\n", r"trainer\.steps: expected int, got str 'ten'"),
-        ("trainer:\n  stepz: 10\n", r"trainer\.stepz: unknown field \(valid fields of TrainerConfig"),
+        (
+            "trainer:\n  stepz: 10\n",
+            r"trainer\.stepz: unknown field \(valid fields of TrainerConfig",
+        ),
         ("mode: normals\n", r"mode: expected one of \['rgb', 'depth'\], got str 'normals'"),
         ("model:\n  grid: [1, 2, 3]\n", r"model\.grid: expected 2 items, got 3"),
         ("model:\n  widths: [4, x]\n", r"model\.widths\[1\]: expected int, got str 'x'"),
@@ -105,7 +108,9 @@ def test_yaml_round_trip_restores_every_type(tmp_path: Path) -> None:
         ("lr: [\n", r"not valid YAML"),
     ],
 )
-def test_bad_yaml_names_the_file_and_the_field(tmp_path: Path, yaml_text: str, message: str) -> None:
+def test_bad_yaml_names_the_file_and_the_field(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(yaml_text)
     with pytest.raises(ConfigError, match=message) as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import namedtuple
 from pathlib import Path
@@ -104,7 +105,8 @@ def test_interrupted_runs_resume_bit_identically(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         make_resume_trainer(tmp_path / "crashed", crashing_loss).fit()
-    assert ckpt.latest_checkpoint(tmp_path / "crashed" / "checkpoints").name == "step_00000005.pt"
+    crashed_latest = ckpt.latest_checkpoint(tmp_path / "crashed" / "checkpoints")
+    assert crashed_latest is not None and crashed_latest.name == "step_00000005.pt"
     # A different initialisation: only a real resume can end on the reference weights.
     resumed = make_resume_trainer(tmp_path / "crashed", counting_loss, init_seed=99)
     crashed_final = resumed.fit()
@@ -128,10 +130,17 @@ def test_interrupted_runs_resume_bit_identically(tmp_path: Path) -> None:
         assert history == reference_history, run
     assert crashed_final == reference_final == sliced_final
     assert [h["step"] for h in reference_history["history"]] == [3, 4, 6, 8, 9, 12]
-    assert reference_final["train/lr"] == pytest.approx(0.05 * 0.5**3)
+    # StepLR halves every 4 steps: the last step (index 11) ran at 0.05 / 4.
+    assert reference_final["train/lr"] == pytest.approx(0.05 * 0.5**2)
 
 
-def linear_run(run_dir: Path, batch_size: int, grad_accum: int, steps: int = 6) -> Trainer:
+def linear_run(
+    run_dir: Path,
+    batch_size: int,
+    grad_accum: int,
+    steps: int = 6,
+    **overrides: Any,
+) -> Trainer:
     seed_everything(0)
     model = nn.Linear(3, 1)
     generator = torch.Generator().manual_seed(2)
@@ -147,6 +156,7 @@ def linear_run(run_dir: Path, batch_size: int, grad_accum: int, steps: int = 6) 
         progress=False,
         tensorboard=False,
     )
+    cfg = dataclasses.replace(cfg, **overrides)
 
     def loss_fn(m: nn.Module, batch: Any, step: int):
         inputs, targets = batch
@@ -188,6 +198,29 @@ def test_grad_accumulation_equals_one_big_batch_and_a_manual_loop(tmp_path: Path
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
+def test_workers_and_cpu_amp_setting_do_not_change_the_trajectory(tmp_path: Path) -> None:
+    plain = linear_run(tmp_path / "plain", batch_size=8, grad_accum=1)
+    workers = linear_run(tmp_path / "workers", batch_size=8, grad_accum=1, num_workers=2)
+    amp = linear_run(tmp_path / "amp", batch_size=8, grad_accum=1, amp="bf16")
+    assert amp.amp_dtype is None and amp.scaler is None  # AMP is CUDA-only
+    for other in (workers, amp):
+        for a, b in zip(plain.model.parameters(), other.model.parameters()):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="AMP needs a CUDA device")
+@pytest.mark.parametrize("amp", ["fp16", "bf16"])
+def test_cuda_amp_trains_and_resumes(tmp_path: Path, amp: str) -> None:
+    reference = linear_run(tmp_path / "ref", 8, 1, steps=40, amp=amp, device="cuda")
+    assert reference.amp_dtype == {"fp16": torch.float16, "bf16": torch.bfloat16}[amp]
+    assert (reference.scaler is not None) == (amp == "fp16")
+    history = json.loads((tmp_path / "ref" / "metrics.json").read_text())["history"]
+    assert history[-1]["train/loss"] < 0.2 * history[0]["train/loss"]
+    linear_run(tmp_path / "cut", 8, 1, steps=40, amp=amp, device="cuda", checkpoint_every=10)
+    state = ckpt.load_checkpoint(tmp_path / "cut" / "checkpoints" / "step_00000010.pt")
+    assert (state["scaler"] is not None) == (amp == "fp16")
+
+
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     def nan_at_step_5(model: nn.Module, batch: Any, step: int):
         loss, scalars = mse_loss(model, batch, step)
@@ -210,10 +243,13 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> N
     def nan_gradient(model: nn.Module, batch: Any, step: int):
         loss, scalars = mse_loss(model, batch, step)
         # sqrt at 0 is finite but its derivative is infinite: a finite loss, NaN gradients.
-        return loss + torch.sqrt(model.out.bias.abs().sum() * 0.0), scalars
+        return loss + torch.sqrt(model.get_parameter("out.bias").abs().sum() * 0.0), scalars
 
-    with pytest.raises(NonFiniteLossError, match=r"^non-finite gradient norm at step 0 .*"
-                       r"last good checkpoint: none"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"^non-finite gradient norm at step 0 .*"
+        r"last good checkpoint: none",
+    ):
         make_resume_trainer(tmp_path / "grad", nan_gradient).fit()
 
 
@@ -227,10 +263,17 @@ class MemberConfig:
     """Trainer settings."""
 
 
+def weight_sum(model: nn.Module, step: int) -> dict[str, float]:
+    return {"weight_sum": float(model.get_parameter("weight").detach().sum())}
+
+
 def test_run_folder_holds_config_environment_and_metrics(tmp_path: Path) -> None:
     seed_everything(0)
-    cfg = MemberConfig(trainer=TrainerConfig(steps=4, batch_size=4, log_every=2, device="cpu",
-                                             progress=False, checkpoint_every=2))
+    cfg = MemberConfig(
+        trainer=TrainerConfig(
+            steps=4, batch_size=4, log_every=2, device="cpu", progress=False, checkpoint_every=2
+        )
+    )
     dataset = TensorDataset(torch.randn(16, 3), torch.randn(16))
 
     def loss_fn(m: nn.Module, batch: Any, step: int):
@@ -245,7 +288,7 @@ def test_run_folder_holds_config_environment_and_metrics(tmp_path: Path) -> None
         dataset=dataset,
         run_dir=tmp_path / "run",
         run_config=cfg,
-        eval_fn=lambda m, step: {"weight_sum": float(m.weight.detach().sum())},
+        eval_fn=weight_sum,
     )
     final = trainer.fit()
     run = tmp_path / "run"
@@ -253,14 +296,38 @@ def test_run_folder_holds_config_environment_and_metrics(tmp_path: Path) -> None
     env = json.loads((run / "environment.json").read_text())
     assert env["torch"] == torch.__version__
     assert env["packages"]["numpy"] is not None and env["device"]["device"] == "cpu"
+    if env["workspace_root"] is not None:  # run from inside the workspace: the lock is hashed
+        lock = Path(env["workspace_root"]) / "uv.lock"
+        assert env["uv_lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
     metrics = json.loads((run / "metrics.json").read_text())
     history = metrics["history"]
     assert [h["step"] for h in history] == [2, 4]
     # loss_fn saw steps 0,1 then 2,3: the logged means are 0.5 and 2.5.
     assert [h["train/step_seen"] for h in history] == [0.5, 2.5]
     assert all(h["train/mse"] == pytest.approx(h["train/loss"]) for h in history)
-    assert history[-1]["eval/weight_sum"] == pytest.approx(float(trainer.model.weight.sum()))
+    assert history[-1]["eval/weight_sum"] == pytest.approx(
+        weight_sum(trainer.model, 0)["weight_sum"]
+    )
     assert metrics["final"] == final and final["step"] == 4
+    # A finished run folder: fit() trains nothing more and reports the same final metrics.
+    calls: list[int] = []
+
+    def counting_loss(m: nn.Module, batch: Any, step: int):
+        calls.append(step)
+        return loss_fn(m, batch, step)
+
+    again = Trainer(
+        cfg.trainer,
+        model=nn.Linear(3, 1),
+        optimizer_fn=lambda m: torch.optim.SGD(m.parameters(), lr=cfg.lr),
+        loss_fn=counting_loss,
+        dataset=dataset,
+        run_dir=run,
+        run_config=cfg,
+        eval_fn=weight_sum,
+    )
+    assert again.fit() == final and calls == []
+    assert torch.equal(again.model.get_parameter("weight"), trainer.model.get_parameter("weight"))
     assert final["eval/weight_sum"] == history[-1]["eval/weight_sum"]
     assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == [
         "step_00000002.pt",
@@ -275,6 +342,13 @@ def test_run_folder_holds_config_environment_and_metrics(tmp_path: Path) -> None
     assert [v for _, v in logged] == pytest.approx([h["train/loss"] for h in history])
 
 
+def test_invalid_settings_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"TrainerConfig\.grad_accum must be >= 1, got 0"):
+        linear_run(tmp_path / "bad", batch_size=8, grad_accum=0)
+    with pytest.raises(ValueError, match="fewer than one global batch of 64"):
+        linear_run(tmp_path / "bad", batch_size=64, grad_accum=1)
+
+
 def test_sampler_shards_union_to_the_global_batches() -> None:
     one = GlobalBatchSampler(22, 4, shuffle=True, seed=3)
     shards = [GlobalBatchSampler(22, 4, rank=r, world_size=2, shuffle=True, seed=3) for r in (0, 1)]
@@ -282,7 +356,9 @@ def test_sampler_shards_union_to_the_global_batches() -> None:
         sampler.set_position(epoch=1, start_batch=2)
     global_order = list(one)
     assert len(global_order) == len(one) == (5 - 2) * 4
-    assert torch.equal(one.epoch_order(1), torch.randperm(22, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(
+        one.epoch_order(1), torch.randperm(22, generator=torch.Generator().manual_seed(4))
+    )
     parts = [list(s) for s in shards]
     for b in range(3):
         batch = global_order[b * 4 : (b + 1) * 4]

@@ -30,7 +30,9 @@ def decode_frame(data: bytes, size: int, where: str) -> np.ndarray:
     if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:2] == b"\xff\xd8":
         img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
         if img.shape != (size, size, 3):
-            raise TFRecordFormatError(f"{where}: image is {img.shape}, expected ({size}, {size}, 3)")
+            raise TFRecordFormatError(
+                f"{where}: image is {img.shape}, expected ({size}, {size}, 3)"
+            )
         return img
     raise TFRecordFormatError(
         f"{where}: {len(data)} bytes are neither a raw {size}x{size} RGB frame "

@@ -44,7 +44,10 @@ def extract_codes(
         x = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
         x = x.permute(0, 3, 1, 2) * 2 - 1
         codes = torch.cat(
-            [vqvae.encode(x[i : i + batch_frames].to(device)).cpu() for i in range(0, len(x), batch_frames)]  # type: ignore[operator]
+            [
+                vqvae.encode(x[i : i + batch_frames].to(device)).cpu()
+                for i in range(0, len(x), batch_frames)
+            ]  # type: ignore[operator]
         )
         path = out_dir / f"{name}.npy"
         with atomic_path(path) as tmp:
@@ -78,9 +81,13 @@ class CodesDataset(Dataset):
             except Exception as exc:
                 raise CodesFormatError(f"{f}: not a .npy array ({exc})") from exc
             if arr.ndim != 4 or not np.issubdtype(arr.dtype, np.integer):
-                raise CodesFormatError(f"{f}: codes must be integer (T, h, w, n_c), got {arr.dtype} {arr.shape}")
+                raise CodesFormatError(
+                    f"{f}: codes must be integer (T, h, w, n_c), got {arr.dtype} {arr.shape}"
+                )
             if shape is not None and arr.shape[1:] != shape:
-                raise CodesFormatError(f"{f}: latent frame shape {arr.shape[1:]} differs from {shape}")
+                raise CodesFormatError(
+                    f"{f}: latent frame shape {arr.shape[1:]} differs from {shape}"
+                )
             shape = arr.shape[1:]
             step = stride or frames
             for start in range(0, arr.shape[0] - frames + 1, step):

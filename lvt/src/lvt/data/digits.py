@@ -82,7 +82,7 @@ def moving_digits(cfg: MovingDigitsConfig) -> np.ndarray:
             vel = rng.uniform(-cfg.max_speed, cfg.max_speed, size=2)
             vel[np.abs(vel) < 0.5] = 0.5
             for t in range(cfg.frames):
-                y, x = (int(round(c)) for c in pos)
+                y, x = (round(float(c)) for c in pos)
                 patch = videos[v, t, y : y + side, x : x + side]
                 np.maximum(patch, digit[..., None] * colour, out=patch)
                 pos = pos + vel

@@ -42,7 +42,9 @@ def read_frame_folder(folder: str | Path, *, size: int | None = None) -> np.ndar
         size: if given, every frame must be size x size (clear error otherwise).
     """
     folder = Path(folder)
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_frame_number)
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_frame_number
+    )
     if not files:
         raise FramesFormatError(f"{folder}: no frames")
     frames = []

@@ -26,7 +26,9 @@ def centre_crop_resize(frame: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(square).resize((size, size), Image.Resampling.BOX))
 
 
-def read_video_file(path: str | Path, *, size: int = 64, max_frames: int | None = None) -> np.ndarray:
+def read_video_file(
+    path: str | Path, *, size: int = 64, max_frames: int | None = None
+) -> np.ndarray:
     """A video file -> (T, size, size, 3) uint8."""
     import imageio.v3 as iio
 

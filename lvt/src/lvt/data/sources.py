@@ -44,9 +44,19 @@ def iter_videos(
     if source == "digits":
         n = max_videos if max_videos is not None else 256
         videos = moving_digits(
-            MovingDigitsConfig(n_videos=n, frames=frames, size=size, digit_scale=max(1, size // 21), split=split, seed=seed)
+            MovingDigitsConfig(
+                n_videos=n,
+                frames=frames,
+                size=size,
+                digit_scale=max(1, size // 21),
+                split=split,
+                seed=seed,
+            )
         )
-        yield from ((f"digits_{split}_{i:05d}", (v * 255).round().astype(np.uint8)) for i, v in enumerate(videos))
+        yield from (
+            (f"digits_{split}_{i:05d}", (v * 255).round().astype(np.uint8))
+            for i, v in enumerate(videos)
+        )
         return
     if root is None:
         raise ValueError(f"video source {source!r} needs a data root folder")
@@ -54,8 +64,14 @@ def iter_videos(
     if source == "bair":
         gen = ((f"bair_{i:06d}", v) for i, v in enumerate(read_bair_folder(root, size=size)))
     elif source == "frames":
-        gen = ((f.name if f != Path(root) else "video", read_frame_folder(f, size=size)) for f in video_folders(root))
+        gen = (
+            (f.name if f != Path(root) else "video", read_frame_folder(f, size=size))
+            for f in video_folders(root)
+        )
         gen = ((f"{i:06d}_{name}", v) for i, (name, v) in enumerate(gen))
     else:
-        gen = ((f"{i:06d}_{f.stem}", read_video_file(f, size=size)) for i, f in enumerate(video_files(root)))
+        gen = (
+            (f"{i:06d}_{f.stem}", read_video_file(f, size=size))
+            for i, f in enumerate(video_files(root))
+        )
     yield from islice(((name, v) for name, v in gen if len(v) >= frames), max_videos)

@@ -74,14 +74,20 @@ def read_records(path: str | Path, *, verify_data_crc: bool = True) -> Iterator[
             if not head:
                 return
             if len(head) < 12:
-                raise TFRecordFormatError(f"{path}: record {n}: truncated header ({len(head)} of 12 bytes)")
+                raise TFRecordFormatError(
+                    f"{path}: record {n}: truncated header ({len(head)} of 12 bytes)"
+                )
             length_bytes, (length_crc,) = head[:8], struct.unpack("<I", head[8:])
             if masked_crc32c(length_bytes) != length_crc:
-                raise TFRecordFormatError(f"{path}: record {n}: field 'length' fails its CRC (not a TFRecord file?)")
+                raise TFRecordFormatError(
+                    f"{path}: record {n}: field 'length' fails its CRC (not a TFRecord file?)"
+                )
             (length,) = struct.unpack("<Q", length_bytes)
             data = f.read(length)
             if len(data) < length:
-                raise TFRecordFormatError(f"{path}: record {n}: truncated data ({len(data)} of {length} bytes)")
+                raise TFRecordFormatError(
+                    f"{path}: record {n}: truncated data ({len(data)} of {length} bytes)"
+                )
             tail = f.read(4)
             if len(tail) < 4:
                 raise TFRecordFormatError(f"{path}: record {n}: missing the data CRC")
@@ -218,7 +224,9 @@ def encode_example(features: dict[str, list[bytes] | np.ndarray]) -> bytes:
         elif np.issubdtype(np.asarray(value).dtype, np.floating):
             inner = _len_field(2, _len_field(1, np.asarray(value, dtype="<f4").tobytes()))
         else:
-            packed = b"".join(_encode_varint(int(v) & 0xFFFFFFFFFFFFFFFF) for v in np.asarray(value))
+            packed = b"".join(
+                _encode_varint(int(v) & 0xFFFFFFFFFFFFFFFF) for v in np.asarray(value)
+            )
             inner = _len_field(3, _len_field(1, packed))
         entry = _len_field(1, key.encode()) + _len_field(2, inner)
         entries += _len_field(1, entry)

@@ -24,7 +24,9 @@ except ImportError:  # pragma: no cover - exercised only without triton
     tl = None  # type: ignore[assignment]
 
 
-def vq_nearest_reference(z: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def vq_nearest_reference(
+    z: torch.Tensor, codebook: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain PyTorch: (N, d), (K, d) -> indices (N,) int64, squared distances (N,) float32."""
     z32, e32 = z.float(), codebook.float()
     dist = (z32 * z32).sum(1, keepdim=True) - 2.0 * z32 @ e32.T + (e32 * e32).sum(1)[None, :]

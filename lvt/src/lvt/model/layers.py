@@ -122,11 +122,15 @@ class BlockSelfAttentionLayer(nn.Module):
         self.out = nn.Linear(heads * attention_dim, dim, bias=False)
         self.norm_ffn = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(), nn.Linear(ffn_dim, dim))
-        self.rel_tables = nn.ParameterList([nn.Parameter(torch.zeros(heads, 2 * b - 1)) for b in block])
+        self.rel_tables = nn.ParameterList(
+            [nn.Parameter(torch.zeros(heads, 2 * b - 1)) for b in block]
+        )
         self.register_buffer("rel_index", _relative_index(block), persistent=False)
         length = block[0] * block[1] * block[2]
         causal = torch.ones(length, length, dtype=torch.bool).tril()
-        self.register_buffer("allowed", causal if masked else torch.ones_like(causal), persistent=False)
+        self.register_buffer(
+            "allowed", causal if masked else torch.ones_like(causal), persistent=False
+        )
 
     def relative_bias(self) -> torch.Tensor:
         """(heads, L, L) the summed per-axis relative biases of one block."""
@@ -169,7 +173,12 @@ class BlockSelfAttentionLayer(nn.Module):
         return self._unblocks(xb, shape)
 
     def step(
-        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, local: int, members: torch.Tensor
+        self,
+        x: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        local: int,
+        members: torch.Tensor,
     ) -> torch.Tensor:
         """One position of a masked layer, with the keys/values of its block cached.
 
@@ -197,10 +206,15 @@ class BlockSelfAttentionLayer(nn.Module):
         seen = members[: local + 1]
         logits = torch.einsum("bhd,bhnd->bhn", q, keys[:, :, seen]) / math.sqrt(self.attention_dim)
         bias = sum(
-            (table[:, self.rel_index[axis, local, : local + 1]] for axis, table in enumerate(self.rel_tables)),
+            (
+                table[:, self.rel_index[axis, local, : local + 1]]
+                for axis, table in enumerate(self.rel_tables)
+            ),
             torch.zeros((), device=x.device),
         )
-        att = torch.einsum("bhn,bhnd->bhd", torch.softmax(logits + bias, dim=-1), values[:, :, seen])
+        att = torch.einsum(
+            "bhn,bhnd->bhd", torch.softmax(logits + bias, dim=-1), values[:, :, seen]
+        )
         x = x + self.out(att.reshape(bsz, -1))
         return x + self.ffn(self.norm_ffn(x))
 

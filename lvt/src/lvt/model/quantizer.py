@@ -132,6 +132,8 @@ class EMAQuantizer(nn.Module):
         if nc != self.n_codebooks:
             raise ValueError(f"codes have {nc} codebooks, the quantiser has {self.n_codebooks}")
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
-            raise ValueError(f"codes must lie in [0, {self.codebook_size}), got [{int(codes.min())}, {int(codes.max())}]")
+            raise ValueError(
+                f"codes must lie in [0, {self.codebook_size}), got [{int(codes.min())}, {int(codes.max())}]"
+            )
         vecs = torch.stack([self.codebooks[c][codes[..., c]] for c in range(nc)], dim=3)
         return vecs.reshape(b, h, w, -1).permute(0, 3, 1, 2)

@@ -17,7 +17,9 @@ Triple = tuple[int, int, int]
 def _check(shape: tuple[int, ...], s: Triple) -> None:
     for axis, (n, f) in enumerate(zip(shape, s)):
         if f < 1 or n % f != 0:
-            raise ValueError(f"subscale factor {f} does not divide axis {axis} of size {n} ({shape})")
+            raise ValueError(
+                f"subscale factor {f} does not divide axis {axis} of size {n} ({shape})"
+            )
 
 
 def to_slices(video: torch.Tensor, s: Triple) -> torch.Tensor:

@@ -82,7 +82,9 @@ class LatentVideoTransformer(nn.Module):
         self.slice_embedding = nn.Embedding(cfg.n_slices, de)
         self.encoder_in = nn.Linear(de, d)
         self.encoder_layers = nn.ModuleList(
-            BlockSelfAttentionLayer(d, cfg.attention_dim, cfg.heads, cfg.ffn_dim, block, masked=False)
+            BlockSelfAttentionLayer(
+                d, cfg.attention_dim, cfg.heads, cfg.ffn_dim, block, masked=False
+            )
             for _ in range(cfg.encoder_layers)
         )
         self.encoder_norm = nn.LayerNorm(d)
@@ -91,7 +93,9 @@ class LatentVideoTransformer(nn.Module):
         self.decoder_conv = MaskedConv3d(de, d, (3, 3, 3))
         self.condition = nn.Linear(d, d, bias=False)
         self.decoder_layers = nn.ModuleList(
-            BlockSelfAttentionLayer(d, cfg.attention_dim, cfg.heads, cfg.ffn_dim, block, masked=True)
+            BlockSelfAttentionLayer(
+                d, cfg.attention_dim, cfg.heads, cfg.ffn_dim, block, masked=True
+            )
             for _ in range(cfg.decoder_layers)
         )
         self.decoder_norm = nn.LayerNorm(d)
@@ -177,4 +181,3 @@ class LatentVideoTransformer(nn.Module):
         """(B, T, h, w, n_c), (B,) -> (B, t', h', w', n_c) the chosen slice of each video."""
         slices = to_slices(codes, self.cfg.subscale)
         return slices[torch.arange(codes.shape[0], device=codes.device), slice_index]
-

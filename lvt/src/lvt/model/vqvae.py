@@ -135,9 +135,11 @@ class VQVAE(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> codes (B, h, w, n_c) int64 (no codebook update)."""
         z = self.encoder(x)
-        b, d, h, w = z.shape
+        b, _, h, w = z.shape
         rows = z.permute(0, 2, 3, 1).reshape(-1, self.cfg.n_codebooks, self.quantizer.code_dim)
-        codes = [self.quantizer.quantize_rows(rows[:, c], c)[1] for c in range(self.cfg.n_codebooks)]
+        codes = [
+            self.quantizer.quantize_rows(rows[:, c], c)[1] for c in range(self.cfg.n_codebooks)
+        ]
         return torch.stack(codes, dim=1).reshape(b, h, w, self.cfg.n_codebooks)
 
     @torch.no_grad()

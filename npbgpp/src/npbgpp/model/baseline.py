@@ -50,9 +50,7 @@ def render_point_colors(
 ) -> torch.Tensor:
     """(3, H, W) image of coloured points, one pixel each, nearest wins, black elsewhere."""
     uv, depth = camera.project(points)
-    (win,) = rasterize_points(
-        uv, depth, camera.height, camera.width, implementation=implementation
-    )
+    (win,) = rasterize_points(uv, depth, camera.height, camera.width, implementation=implementation)
     hit = win >= 0
     img = colors[win.clamp_min(0)] * hit[..., None]
     return img.permute(2, 0, 1)

@@ -7,7 +7,8 @@ Import what you need from the submodules, or the main names from here::
 Submodules: ``trainer`` (Trainer, TrainerConfig, NonFiniteLossError), ``checkpoint``
 (save_checkpoint, load_checkpoint, CheckpointError), ``seed`` (seed_everything),
 ``distributed`` (init_distributed, DistInfo), ``run_dir`` (RunDir), ``data``
-(GlobalBatchSampler, move_to_device), ``environment`` (collect_environment).
+(GlobalBatchSampler, move_to_device), ``environment`` (collect_environment),
+``log_window`` (LogWindow).
 """
 
 from shared_utils.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

@@ -51,6 +51,7 @@ from shared_utils.train.distributed import (
     cleanup_distributed,
     init_distributed,
 )
+from shared_utils.train.log_window import LogWindow
 from shared_utils.train.run_dir import RunDir
 from shared_utils.train.seed import capture_rng_state, restore_rng_state, seed_everything
 
@@ -161,6 +162,11 @@ class Trainer:
         for name in ("steps", "batch_size", "grad_accum"):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"TrainerConfig.{name} must be >= 1, got {getattr(cfg, name)}")
+        for name in ("log_every", "checkpoint_every", "keep_checkpoints", "num_workers"):
+            if getattr(cfg, name) < 0:
+                raise ValueError(f"TrainerConfig.{name} must be >= 0, got {getattr(cfg, name)}")
+        if eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {eval_every}")
         self.cfg = cfg
         self.loss_fn = loss_fn
         self.eval_fn = eval_fn
@@ -215,7 +221,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.last_checkpoint: Path | None = None
         self._saved_step = -1
-        self._window: dict[str, float] = {}
+        self._window = LogWindow()
         self._last_logged: dict[str, float] = {}
 
     # ------------------------------------------------------------------ main loop
@@ -228,7 +234,11 @@ class Trainer:
                 continues exactly).
 
         Returns:
-            The final metrics: ``step``, the last logged ``train/*`` means and ``eval/*``.
+            The final metrics: ``step``, the last logged ``train/*`` means (``loss``,
+            ``grad_norm``, ``lr``, the names ``loss_fn`` returned) and ``eval/*``; the same
+            dict is stored as ``final`` in metrics.json. Calling ``fit()`` on a finished run
+            folder trains nothing and re-evaluates. ``fit`` ends the process group it joined,
+            so under torchrun call it once per Trainer (a new Trainer resumes).
         """
         cfg = self.cfg
         target = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
@@ -322,13 +332,15 @@ class Trainer:
         local_loss = loss_sum / cfg.grad_accum
         flags = torch.stack([local_loss, (~torch.isfinite(local_loss)).float()])
         all_reduce_sum(flags, self.dist)  # every rank takes the same decision
-        loss_value, bad_loss, norm_value = (*flags.tolist(), float(grad_norm))
-        loss_value /= world
+        # One host synchronisation per step for all three numbers.
+        loss_sum_ranks, bad_loss, norm_value = torch.cat([flags, grad_norm.reshape(1)]).tolist()
+        loss_value = loss_sum_ranks / world
         bad_norm = not math.isfinite(norm_value) and self.scaler is None
-        if bad_loss or bad_norm:
-            self._raise_non_finite(loss_value, norm_value, bad_loss)
+        if bad_loss > 0 or bad_norm:
+            self._raise_non_finite(loss_value, norm_value, bad_loss > 0)
         if cfg.grad_clip is not None:
             nn.utils.clip_grads_with_norm_(params, cfg.grad_clip, grad_norm)
+        lr = float(self.optimizer.param_groups[0]["lr"])  # the rate this step uses
         if self.scaler is not None:
             self.scaler.step(self.optimizer)  # skips the step when fp16 gradients overflowed
             self.scaler.update()
@@ -337,13 +349,7 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
 
-        window = self._window
-        window["count"] = window.get("count", 0.0) + 1.0
-        window["loss"] = window.get("loss", 0.0) + loss_value
-        window["grad_norm"] = window.get("grad_norm", 0.0) + norm_value
-        for name, value in scalars.items():
-            key = f"user/{name}"
-            window[key] = window.get(key, 0.0) + value
+        self._window.add(loss_value, norm_value, lr, scalars)
         return loss_value
 
     def _raise_non_finite(self, loss: float, grad_norm: float, bad_loss: bool) -> None:
@@ -361,22 +367,11 @@ class Trainer:
     # ------------------------------------------------------------------ logging / eval
     def _log_window(self) -> None:
         """Log the means over the steps since the last log (user scalars averaged over ranks)."""
-        window, self._window = self._window, {}
-        count = window.pop("count", 0.0)
-        if count == 0:
+        means = self._window.pop_means(self.dist)
+        if not means:
             return
-        names = sorted(k for k in window if k.startswith("user/"))
-        user = torch.tensor([window[k] for k in names], dtype=torch.float64, device=self.device)
-        all_reduce_sum(user, self.dist)
-        means = {
-            "train/loss": window["loss"] / count,
-            "train/grad_norm": window["grad_norm"] / count,
-            "train/lr": float(self.optimizer.param_groups[0]["lr"]),
-        }
         if self.scaler is not None:
             means["train/loss_scale"] = float(self.scaler.get_scale())
-        for name, total in zip(names, user.tolist()):
-            means["train/" + name.removeprefix("user/")] = total / count / self.dist.world_size
         self._last_logged = means
         self.run.log_scalars(self.step, means)
 
@@ -414,7 +409,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "rng": rng_states,
-                "log_window": dict(self._window),
+                "log_window": self._window.state_dict(),
                 "last_logged": dict(self._last_logged),
                 "trainer_config": config_to_dict(self.cfg),
                 "run_config": config_to_dict(self.run_config),
@@ -440,7 +435,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
-        self._window = dict(state["log_window"])
+        self._window.load_state_dict(state["log_window"])
         self._last_logged = dict(state["last_logged"])
         rng = state["rng"]
         if len(rng) == self.dist.world_size:

@@ -1,0 +1,158 @@
+"""def: DEF, deep estimation of sharp geometric features (Matveev et al., SIGGRAPH 2022).
+
+Commands:
+  make-dataset  range-scan patches with distance-to-feature targets -> HDF5
+  train         train the patch network on a patch file
+  eval          Table 2 metrics of a model and the PCA/VCM baselines on test patches
+  fuse          whole-shape estimation of a procedural part or a mesh -> coloured PLY
+  demo          end-to-end run on embedded procedural parts -> report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from def_features.config import NOISE_LEVELS, PRESETS, DefConfig, preset
+
+
+def _cfg(args: argparse.Namespace) -> DefConfig:
+    cfg = preset(args.preset)
+    if getattr(args, "pixel_size", None):
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, pixel_size=args.pixel_size))
+    if getattr(args, "steps", None):
+        cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
+    return cfg
+
+
+def cmd_make_dataset(args: argparse.Namespace) -> None:
+    """Make range-scan patches from procedural parts, mesh files or ABC items."""
+    from def_features.data.dataset import build_patches
+    from def_features.data.hdf5_patches import write_patches
+    from def_features.data.items import abc_item, mesh_item, procedural_item
+
+    cfg = _cfg(args)
+    if args.abc:
+        feats = Path(args.abc)
+        meshes = sorted(feats.parent.glob(args.abc_meshes))
+        if not meshes:
+            raise SystemExit(f"{feats.parent}: no meshes match {args.abc_meshes!r}")
+        items = [abc_item(feats, meshes, cfg.data, args.abc_mesh_scale)]
+    elif args.meshes:
+        items = [mesh_item(p, cfg.data) for p in args.meshes]
+    else:
+        items = [procedural_item(args.seed * 100_000 + k, cfg.data) for k in range(args.shapes)]
+    noise = [float(x) for x in args.noise.split(",")] if args.noise else list(NOISE_LEVELS)
+    arrays = build_patches(items, cfg.data, args.patches_per_shape, args.seed, noise)
+    write_patches(args.out, arrays)
+    print(f"wrote {len(arrays['image'])} patches to {args.out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train on a patch file; writes run_dir/model.pt."""
+    from def_features.data.hdf5_patches import read_patches
+    from def_features.model.checkpoint import save_model
+    from def_features.train import train
+
+    cfg = _cfg(args)
+    model = train(cfg, read_patches(args.data), args.run_dir)
+    save_model(Path(args.run_dir) / "model.pt", model, cfg)
+    print(f"saved {Path(args.run_dir) / 'model.pt'}")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Print Table 2 for a model and the baselines; optionally save JSON."""
+    from def_features.data.hdf5_patches import read_patches
+    from def_features.eval import evaluate, format_table
+    from def_features.model.checkpoint import load_model
+
+    model, cfg = load_model(args.model)
+    test = read_patches(args.test)
+    rows = evaluate(model, cfg.model.depth_scale, read_patches(args.train), test, cfg.data.pixel_size)
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: dataclasses.asdict(v) for k, v in rows.items()}, indent=1))
+
+
+def cmd_fuse(args: argparse.Namespace) -> None:
+    """Whole-shape estimation of one shape; writes a coloured PLY and prints metrics."""
+    from def_features.data.items import mesh_item, procedural_item
+    from def_features.model.checkpoint import load_model
+    from def_features.pipeline import fuse_shape
+
+    model, cfg = load_model(args.model)
+    item = mesh_item(args.mesh, cfg.data) if args.mesh else procedural_item(args.part_seed, cfg.data)
+    result = fuse_shape(model, cfg, item, args.views, Path(args.out))
+    print(json.dumps(result, indent=1))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Make data, train a tiny model, compare with baselines, fuse a part; report.json."""
+    from def_features.demo import run_demo
+
+    result = run_demo(Path(args.out), quick=args.quick)
+    print(json.dumps(result, indent=1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``def`` argument parser (one subcommand per entry point)."""
+    parser = argparse.ArgumentParser(prog="def", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    presets = ", ".join(f"{k} ({v[0]})" for k, v in PRESETS.items())
+
+    def add(name: str, fn, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=fn.__doc__)
+        p.set_defaults(fn=fn)
+        p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help=f"config preset: {presets}")
+        return p
+
+    p = add("make-dataset", cmd_make_dataset, "range-scan patches -> HDF5")
+    p.add_argument("--out", required=True, help="output .hdf5 file")
+    p.add_argument("--shapes", type=int, default=20, help="procedural parts to use")
+    p.add_argument("--patches-per-shape", type=int, default=8, help="accepted patches per shape")
+    p.add_argument("--seed", type=int, default=0, help="random seed (parts and views)")
+    p.add_argument("--noise", default="", help="comma-separated noise levels (default: the seven DEF levels)")
+    p.add_argument("--pixel-size", type=float, default=None, help="override pixel size (0.02/0.05/0.125)")
+    p.add_argument("--meshes", nargs="*", help="mesh files with angle-based sharp edges instead of parts")
+    p.add_argument("--abc", default=None, help="an ABC *_features_*.yml (meshes beside it)")
+    p.add_argument("--abc-meshes", default="*.stl", help="glob of the ABC item's mesh parts")
+    p.add_argument("--abc-mesh-scale", type=float, default=1000.0, help="mesh units -> features units")
+
+    p = add("train", cmd_train, "train the patch network")
+    p.add_argument("--data", required=True, help="training .hdf5 patch file")
+    p.add_argument("--run-dir", required=True, help="run folder (checkpoints, metrics, model.pt)")
+    p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+
+    p = add("eval", cmd_eval, "Table 2 of a model and the baselines")
+    p.add_argument("--model", required=True, help="model.pt from train")
+    p.add_argument("--train", required=True, help="training patches (baseline calibration)")
+    p.add_argument("--test", required=True, help="held-out patches")
+    p.add_argument("--json", default=None, help="also write the rows as JSON")
+
+    p = add("fuse", cmd_fuse, "whole-shape estimation -> coloured PLY")
+    p.add_argument("--model", required=True, help="model.pt from train")
+    p.add_argument("--mesh", default=None, help="a mesh file (default: a procedural part)")
+    p.add_argument("--part-seed", type=int, default=12345, help="procedural part seed")
+    p.add_argument("--views", type=int, default=18, help="number of range views")
+    p.add_argument("--out", required=True, help="output folder")
+
+    p = add("demo", cmd_demo, "end-to-end demo on embedded parts")
+    p.add_argument("--out", required=True, help="output folder (report.json)")
+    p.add_argument("--quick", action="store_true", help="shortest run (smoke tests)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``def`` console script."""
+    args = build_parser().parse_args(argv)
+    np.set_printoptions(precision=4)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,304 @@
+"""lvt: the Latent Video Transformer (Rakhimov et al., VISIGRAPP 2021).
+
+Commands (each has its own --help):
+  train-vqvae    train the frame autoencoder (VQ-VAE, n_c EMA codebooks) on video frames
+  extract-codes  encode every video with a trained VQ-VAE to DIR/<video>.npy (T, h, w, n_c)
+  train          train the latent video transformer on extracted codes
+  sample         generate videos from priming frames (cached or naive sampler) to gif/mp4
+  eval           bits/dim of held-out codes, VQ-VAE PSNR/SSIM, copy-last-frame baseline, FVD
+  demo           the whole pipeline on embedded moving digits (CPU, a few minutes)
+
+Video sources (--data): digits (embedded, default), bair (TFRecords under --data-root),
+frames (folders of numbered images), mp4 (video files; centre crop + resize).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from lvt.config import PRESETS, DemoConfig, get_preset
+from lvt.data.sources import SOURCES
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", choices=SOURCES, default="digits", help="video source")
+    p.add_argument("--data-root", type=Path, default=None, help="dataset folder (bair/frames/mp4)")
+    p.add_argument("--size", type=int, default=64, help="frame side in pixels")
+    p.add_argument("--frames", type=int, default=16, help="frames per clip (minimum video length)")
+    p.add_argument("--max-videos", type=int, default=None, help="use at most this many videos")
+    p.add_argument("--split", default="train", help="digits only: train or test")
+
+
+def _add_trainer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="global batch (default: the preset's)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--amp", choices=("none", "fp16", "bf16"), default="none", help="mixed precision on CUDA"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="run folder (resumes if it has checkpoints)"
+    )
+
+
+def _videos(args: argparse.Namespace):
+    from lvt.data.sources import iter_videos
+
+    return iter_videos(
+        args.data, args.data_root, size=args.size, frames=args.frames,
+        max_videos=args.max_videos, split=args.split, seed=args.seed,
+    )  # fmt: skip
+
+
+def _trainer_cfg(args: argparse.Namespace, default_batch: int):
+    from shared_utils.train import TrainerConfig
+
+    return TrainerConfig(
+        steps=args.steps,
+        batch_size=args.batch_size or default_batch,
+        seed=args.seed,
+        device=args.device,
+        amp=args.amp,
+        checkpoint_every=max(1, args.steps // 5),
+    )
+
+
+def cmd_train_vqvae(args: argparse.Namespace) -> None:
+    """Train the VQ-VAE on the frames of the chosen videos; writes OUT/model.pt."""
+    import numpy as np
+
+    from lvt.train import FrameDataset, train_vqvae
+
+    cfg = get_preset(args.preset).vqvae
+    videos = np.stack([v[: args.frames] for _, v in _videos(args)])
+    _, metrics = train_vqvae(
+        cfg, _trainer_cfg(args, cfg.batch_size), FrameDataset(videos), args.out
+    )
+    print(json.dumps(metrics, indent=1))
+
+
+def cmd_extract_codes(args: argparse.Namespace) -> None:
+    """Encode every video with a trained VQ-VAE; one .npy per video under OUT."""
+    from lvt.checkpoints import load_vqvae
+    from lvt.data.codes import extract_codes
+
+    vqvae = load_vqvae(args.vqvae)
+    paths = extract_codes(vqvae, _videos(args), args.out)
+    print(f"wrote {len(paths)} code files to {args.out}")
+
+
+def _transformer_cfg(preset: str, codes_dir: Path, frames: int | None):
+    from lvt.data.codes import CodesDataset
+
+    base = get_preset(preset).transformer
+    t = frames or base.video_shape[0]
+    probe = CodesDataset(codes_dir, t)
+    h, w, nc = probe[0].shape[1:]
+    index = (
+        json.loads((codes_dir / "index.json").read_text())
+        if (codes_dir / "index.json").is_file()
+        else {}
+    )
+    k = int(index.get("codebook_size", base.codebook_size))
+    return dataclasses.replace(base, video_shape=(t, h, w), n_codebooks=nc, codebook_size=k), probe
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train the latent video transformer on codes; writes OUT/model.pt."""
+    from lvt.train import train_transformer
+
+    cfg, dataset = _transformer_cfg(args.preset, args.codes, args.latent_frames)
+    if args.lr is not None:
+        cfg = dataclasses.replace(cfg, lr=args.lr)
+    _, metrics = train_transformer(
+        cfg, _trainer_cfg(args, cfg.batch_size), dataset, args.out, optimizer=args.optimizer
+    )
+    print(json.dumps(metrics, indent=1))
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    """Generate videos from the first --n-prime latent frames of clips in --codes."""
+    import numpy as np
+    import torch
+
+    from lvt.checkpoints import load_transformer, load_vqvae
+    from lvt.data.codes import CodesDataset
+    from lvt.sampling import decode_video, sample_cached, sample_naive
+    from shared_utils.io.video import write_video
+
+    model = load_transformer(args.transformer)
+    if args.n_prime is not None:
+        model.cfg = dataclasses.replace(model.cfg, n_prime=args.n_prime)
+    vqvae = load_vqvae(args.vqvae)
+    data = CodesDataset(args.codes, model.cfg.video_shape[0])
+    real = torch.stack([data[i] for i in range(min(args.num, len(data)))])
+    sampler = sample_cached if args.sampler == "cached" else sample_naive
+    codes = sampler(
+        model, real[:, : model.cfg.n_prime], seed=args.seed, temperature=args.temperature
+    )
+    fake = decode_video(vqvae, codes).numpy()
+    truth = decode_video(vqvae, real).numpy()
+    grid = np.concatenate(list(np.concatenate([truth, fake], axis=3)), axis=1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_video(args.out, grid, fps=args.fps)
+    np.save(args.out.with_suffix(".codes.npy"), codes.numpy().astype(np.int16))
+    print(f"wrote {args.out} (left: VQ-VAE-decoded real clip, right: priming frames then samples)")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Held-out bits/dim; with --vqvae and a video source also PSNR/SSIM and the baseline."""
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from lvt.checkpoints import load_transformer, load_vqvae
+    from lvt.data.codes import CodesDataset
+    from lvt.evaluation import (
+        copy_last_frame,
+        fvd_or_reason,
+        image_metrics,
+        latent_bits_per_dim,
+        reconstruct,
+    )
+
+    results: dict[str, object] = {}
+    model = load_transformer(args.transformer) if args.transformer else None
+    if model is not None and args.codes is not None:
+        data = CodesDataset(args.codes, model.cfg.video_shape[0])
+        results["bits_per_dim"] = latent_bits_per_dim(model, DataLoader(data, batch_size=8))
+    if args.vqvae is not None:
+        vqvae = load_vqvae(args.vqvae)
+        videos = np.stack([v[: args.frames] for _, v in _videos(args)]).astype(np.float32) / 255.0
+        n_prime = args.n_prime
+        results["vqvae"] = image_metrics(
+            reconstruct(vqvae, videos)[:, n_prime:], videos[:, n_prime:]
+        )
+        results["copy_last_frame"] = image_metrics(
+            copy_last_frame(videos, n_prime), videos[:, n_prime:]
+        )
+        if model is not None and args.i3d_weights is not None:
+            import torch
+
+            from lvt.sampling import decode_video, sample_cached
+
+            codes = torch.from_numpy(
+                np.stack(
+                    [
+                        vqvae.encode(torch.from_numpy(v).permute(0, 3, 1, 2) * 2 - 1).numpy()
+                        for v in videos
+                    ]
+                )
+            )
+            fake = decode_video(
+                vqvae, sample_cached(model, codes[:, :n_prime], seed=args.seed)
+            ).numpy()
+            value, _ = fvd_or_reason(videos, fake, args.i3d_weights)
+            results["fvd"] = value
+    if args.i3d_weights is None:
+        results["fvd"] = fvd_or_reason(np.zeros(0), np.zeros(0), None)[1]
+    text = json.dumps(results, indent=1)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Run the end-to-end demo on embedded moving digits; writes OUT/report.json."""
+    from lvt.demo import run_demo
+
+    cfg = DemoConfig(seed=args.seed)
+    if args.quick:
+        cfg = dataclasses.replace(
+            cfg, n_train_videos=32, n_test_videos=8, vqvae_steps=300, transformer_steps=150
+        )
+    metrics = run_demo(args.out, cfg)
+    print(json.dumps(metrics, indent=1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per entry point."""
+    parser = argparse.ArgumentParser(
+        prog="lvt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    presets = sorted(PRESETS)
+
+    p = sub.add_parser("train-vqvae", help="train the VQ-VAE", description=cmd_train_vqvae.__doc__)
+    p.add_argument("--preset", choices=presets, default="paper")
+    _add_data_args(p)
+    _add_trainer_args(p)
+    p.set_defaults(func=cmd_train_vqvae)
+
+    p = sub.add_parser(
+        "extract-codes", help="encode videos to code files", description=cmd_extract_codes.__doc__
+    )
+    p.add_argument("--vqvae", type=Path, required=True, help="VQ-VAE model.pt")
+    p.add_argument("--out", type=Path, required=True, help="codes folder")
+    p.add_argument("--seed", type=int, default=0)
+    _add_data_args(p)
+    p.set_defaults(func=cmd_extract_codes)
+
+    p = sub.add_parser(
+        "train", help="train the latent video transformer", description=cmd_train.__doc__
+    )
+    p.add_argument("--preset", choices=presets, default="paper")
+    p.add_argument("--codes", type=Path, required=True, help="codes folder from extract-codes")
+    p.add_argument(
+        "--latent-frames", type=int, default=None, help="clip length T (default: the preset's)"
+    )
+    p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
+    _add_trainer_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="generate videos", description=cmd_sample.__doc__)
+    p.add_argument("--transformer", type=Path, required=True)
+    p.add_argument("--vqvae", type=Path, required=True)
+    p.add_argument("--codes", type=Path, required=True, help="codes of the priming clips")
+    p.add_argument(
+        "--n-prime", type=int, default=None, help="priming frames (default: the model's)"
+    )
+    p.add_argument("--num", type=int, default=4, help="videos to generate")
+    p.add_argument("--sampler", choices=("cached", "naive"), default="cached")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=float, default=4.0)
+    p.add_argument("--out", type=Path, required=True, help="output .gif or .mp4")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="evaluate", description=cmd_eval.__doc__)
+    p.add_argument("--transformer", type=Path, default=None)
+    p.add_argument("--codes", type=Path, default=None, help="held-out codes folder")
+    p.add_argument("--vqvae", type=Path, default=None)
+    p.add_argument("--n-prime", type=int, default=1, help="priming frames excluded from metrics")
+    p.add_argument("--i3d-weights", type=Path, default=None, help="local I3D state_dict for FVD")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "demo", help="end-to-end demo on embedded data", description=cmd_demo.__doc__
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="fewer videos and steps (smoke test)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    args = build_parser().parse_args(argv)
+    args.func(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

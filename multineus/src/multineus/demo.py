@@ -1,0 +1,147 @@
+"""multineus demo: meta-train on procedural heads, fit a held-out head from ONE view.
+
+Renders a family of procedural heads from many cameras, meta-trains a tiny Multi-NeuS
+over them, then fits a held-out identity from its single frontal view (stage 1: scene
+coefficients + camera correction, stage 2: all layers at a lower rate). Reports the
+one-way Chamfer distance (mm, after ICP; face region and full head) of the mean head
+(average coefficients, before fitting) and of the fitted head, with the meshes, the
+input view and a turntable video, into DIR/report.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from shared_utils.report import ReportSection
+
+from multineus.config import MultiNeuSConfig, tiny_config
+from multineus.data.heads import HeadParams, HeadScene, frontal_cameras, head_family, render_head
+from multineus.data.scenes import SceneViews
+from multineus.evaluate import ChamferResult, chamfer_after_icp
+from multineus.fit import fit_new_scene
+from multineus.train import extract_mesh, meta_train
+from multineus.turntable import turntable_frames
+
+
+@dataclass
+class DemoResult:
+    """Chamfer distances of the demo."""
+
+    mean_head: ChamferResult
+    """The average-coefficient head before fitting."""
+    fitted: ChamferResult
+    """After fitting the single view."""
+    train_head: ChamferResult
+    """Meta-trained reconstruction of training head 0 (all its views)."""
+    seconds: float
+    """Wall time."""
+
+
+def nose_tip(params: HeadParams) -> np.ndarray:
+    """(3,) approximate nose tip of a procedural head (centre of the face region)."""
+    return np.array([0.0, -params.skull[1] - params.nose_length + 0.04, -0.03])
+
+
+def make_scenes(cfg: MultiNeuSConfig) -> tuple[list[HeadScene], HeadScene]:
+    """Training heads (many views) and the held-out head (one frontal view)."""
+    d = cfg.data
+    heads = head_family(d.num_train_heads + 1, d.seed)
+    train = []
+    for i, p in enumerate(heads[:-1]):
+        cams = frontal_cameras(
+            d.views_per_head, image_size=d.image_size, fov_deg=d.fov_deg,
+            distance=d.camera_distance, seed=d.seed * 100 + i,
+        )
+        train.append(render_head(p, cams, mesh_resolution=96))
+    cams = frontal_cameras(
+        1, image_size=d.image_size, fov_deg=d.fov_deg, distance=d.camera_distance, seed=d.seed + 99
+    )
+    return train, render_head(heads[-1], cams, mesh_resolution=96)
+
+
+def run_demo(cfg: MultiNeuSConfig, out: Path, *, section: ReportSection | None = None) -> DemoResult:
+    """The whole demo; writes meshes, video and (when ``section`` is given) report items."""
+    t0 = time.time()
+    torch.manual_seed(cfg.trainer.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    train, held = make_scenes(cfg)
+    views = [SceneViews.from_arrays(h.images, h.masks, h.cameras) for h in train]
+    cfg = copy.deepcopy(cfg)
+    cfg.multi.num_scenes = len(views)
+    model = meta_train(cfg, views, out / "runs" / "meta", seed=cfg.trainer.seed)
+    mm = cfg.mm_per_unit
+
+    def score(mesh_model: torch.nn.Module, scene: int, gt: HeadScene, name: str) -> ChamferResult:
+        assert hasattr(mesh_model, "sdf")
+        mesh = extract_mesh(mesh_model, scene, resolution=cfg.mesh_resolution)  # type: ignore[arg-type]
+        mesh.save(out / f"{name}.ply")
+        return chamfer_after_icp(
+            mesh, gt.mesh, mm_per_unit=mm, face_anchor=nose_tip(gt.params), n_points=10000
+        )
+
+    train_head = score(model, 0, train[0], "train_head0")
+    mean_model = copy.deepcopy(model)
+    mean_scene = mean_model.add_scene()
+    mean_head = score(mean_model, mean_scene, held, "mean_head")
+    held_views = SceneViews.from_arrays(held.images, held.masks, held.cameras)
+    fitted_model, scene, _ = fit_new_scene(cfg, model, held_views, out / "runs" / "fit")
+    fitted = score(fitted_model, scene, held, "fitted_head")
+    result = DemoResult(mean_head, fitted, train_head, time.time() - t0)
+    if section is not None:
+        _report(section, cfg, out, held, result)
+    return result
+
+
+def _report(section: ReportSection, cfg: MultiNeuSConfig, out: Path, held: HeadScene, r: DemoResult) -> None:
+    from multineus.mesh import Mesh
+    from shared_utils.io.meshes import read_mesh
+
+    section.text(
+        "Multi-NeuS meta-trained on "
+        f"{cfg.multi.num_scenes} procedural heads ({cfg.data.views_per_head} views each, "
+        f"{cfg.data.image_size}px, {cfg.trainer.steps} steps), then fitted to a held-out head "
+        f"from one frontal view ({cfg.fit.stage1_steps} + {cfg.fit.stage2_steps} steps). "
+        "Chamfer is one-way (prediction -> ground truth) in mm after ICP, as in the paper's "
+        f"Table 7; 1 unit = {cfg.mm_per_unit:.0f} mm. Total time {r.seconds:.0f} s."
+    )
+    rows = [
+        ["mean head (average coefficients, before fitting)", r.mean_head.face_mm, r.mean_head.head_mm],
+        ["fitted from 1 view (stage 1 + 2)", r.fitted.face_mm, r.fitted.head_mm],
+        ["training head 0 (meta-learning fit, all views)", r.train_head.face_mm, r.train_head.head_mm],
+    ]
+    section.table(
+        ["model", "face Chamfer (mm)", "head Chamfer (mm)"],
+        [[a, f"{b:.2f}", f"{c:.2f}"] for a, b, c in rows],
+        caption="Single-view reconstruction of the held-out procedural head (lower is better).",
+    )
+    section.metrics(
+        {
+            "mean_head_face_mm": r.mean_head.face_mm, "mean_head_head_mm": r.mean_head.head_mm,
+            "fitted_face_mm": r.fitted.face_mm, "fitted_head_mm": r.fitted.head_mm,
+        },
+        caption="Demo metrics",
+    )
+    section.image(held.images[0], caption="The single input view of the held-out head.", name="input_view")
+    fitted = read_mesh(out / "fitted_head.ply")
+    frames = turntable_frames(Mesh(fitted.vertices, fitted.faces, fitted.vertex_colors), frames=24, size=96)
+    section.video(frames, caption="Turntable of the fitted head mesh (marching cubes, vertex colours).",
+                  fps=8, name="fitted_turntable")
+    gt = turntable_frames(held.mesh, frames=1, size=96)[0]
+    section.image(np.concatenate([gt, frames[0]], axis=1), caption="Ground truth (left) and fitted mesh (right).",
+                  name="gt_vs_fitted")
+    section.text(f"Meshes: {out / 'fitted_head.ply'}, {out / 'mean_head.ply'}.")
+
+
+def main(out: str, preset_cfg: MultiNeuSConfig | None = None) -> DemoResult:
+    """Run the demo into ``out`` and save ``out/report.json``."""
+    cfg = tiny_config() if preset_cfg is None else preset_cfg
+    out_dir = Path(out)
+    section = ReportSection(out_dir, "Multi-NeuS: 3D head from one view", "multineus")
+    result = run_demo(cfg, out_dir, section=section)
+    section.save()
+    return result

@@ -1,0 +1,84 @@
+"""Fitting a new scene (person) from one or a few views (shared Trainer, two stages).
+
+1. The new scene's coefficients are the (weighted) average of the training scenes'.
+2. Stage 1 optimises only the scene-specific coefficients (and, optionally, per-image
+   se(3) corrections and focal multipliers), at ``fit.lr``.
+3. Stage 2 fine-tunes every network parameter at the lower ``fit.stage2_lr``
+   (cameras keep ``fit.camera_lr``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from shared_utils.train.trainer import Trainer
+
+from multineus.config import MultiNeuSConfig
+from multineus.data.scenes import RayBatches, SceneViews, first_item
+from multineus.model.multineus import MultiNeuS
+from multineus.system import MultiNeuSSystem, neus_loss
+
+
+def averaging_weights(
+    kind: str, train_vectors: np.ndarray | None = None, target: np.ndarray | None = None
+) -> torch.Tensor | None:
+    """Weights of the training scenes in the new scene's initial coefficients.
+
+    ``uniform`` -> None (plain mean); ``inverse_distance`` -> 1 / (|v_i - target| + eps)
+    over descriptor vectors (e.g. identity parameters or landmark shapes).
+    """
+    if kind == "uniform":
+        return None
+    if kind == "inverse_distance":
+        if train_vectors is None or target is None:
+            raise ValueError("averaging_weights: inverse_distance needs train_vectors and target")
+        d = np.linalg.norm(train_vectors - target[None], axis=1)
+        return torch.as_tensor(1.0 / (d + 1e-3), dtype=torch.float32)
+    raise ValueError(f"averaging_weights: unknown kind {kind!r} (uniform | inverse_distance)")
+
+
+def fit_new_scene(
+    cfg: MultiNeuSConfig,
+    meta_model: MultiNeuS,
+    views: SceneViews,
+    run_dir: str | Path,
+    *,
+    weights: torch.Tensor | None = None,
+) -> tuple[MultiNeuS, int, MultiNeuSSystem]:
+    """Fit a copy of ``meta_model`` to a new scene.
+
+    Returns:
+        the fitted model, the new scene's index, and the system (with its cameras).
+    """
+    model = copy.deepcopy(meta_model).cpu()
+    scene = model.add_scene(weights)
+    system = MultiNeuSSystem(cfg, model, [views], refine_cameras=cfg.fit.refine_cameras)
+    run = Path(run_dir)
+    fc = cfg.fit
+    stages = [
+        ("stage1", fc.stage1_steps, lambda: model.scene_parameters(), fc.lr),
+        ("stage2", fc.stage2_steps, lambda: list(model.parameters()), fc.stage2_lr),
+    ]
+    for name, steps, params, lr in stages:
+        if steps <= 0:
+            continue
+        tcfg = copy.deepcopy(cfg.trainer)
+        tcfg.steps = steps
+        data = RayBatches([views], rays=cfg.rays_per_batch, length=steps, seed=tcfg.seed + 17,
+                          scene_ids=[scene])
+
+        def make_opt(_m: torch.nn.Module, params=params, lr=lr) -> torch.optim.Optimizer:
+            groups: list[dict] = [{"params": params(), "lr": lr}]
+            cam = [p for p in system.cameras.parameters() if p.requires_grad]
+            if cam:
+                groups.append({"params": cam, "lr": fc.camera_lr})
+            return torch.optim.Adam(groups)
+
+        Trainer(
+            tcfg, model=system, optimizer_fn=make_opt, loss_fn=neus_loss, dataset=data,
+            run_dir=run / name, collate_fn=first_item, run_config=cfg,
+        ).fit()
+    return model.cpu(), scene, system

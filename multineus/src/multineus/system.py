@@ -1,0 +1,61 @@
+"""The trainable system: the Multi-NeuS networks plus per-scene camera refinements, and
+the NeuS training loss (colour + eikonal + mask)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from multineus.config import MultiNeuSConfig
+from multineus.data.scenes import SceneViews
+from multineus.model.cameras import CameraRefinement
+from multineus.model.multineus import MultiNeuS
+from multineus.render.neus import RenderResult, render_rays
+
+
+class MultiNeuSSystem(nn.Module):
+    """Networks + one :class:`CameraRefinement` per scene slot of the data."""
+
+    def __init__(
+        self, cfg: MultiNeuSConfig, model: MultiNeuS, scenes: list[SceneViews], *, refine_cameras: bool
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.model = model
+        self.cameras = nn.ModuleList(
+            CameraRefinement(s.K, s.cam_from_world, learn=refine_cameras) for s in scenes
+        )
+
+    def render(self, scene: int, slot: int, view: torch.Tensor, uv: torch.Tensor) -> RenderResult:
+        """Render pixels ``uv`` (B, 2) of views ``view`` (B,) of data slot ``slot``."""
+        cams = self.cameras[slot]
+        assert isinstance(cams, CameraRefinement)
+        o, d = cams.rays(view, uv)
+        return render_rays(self.model, scene, o, d, self.cfg.renderer)
+
+
+def neus_loss(
+    system: nn.Module, batch: Mapping[str, torch.Tensor], step: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Colour L1 over foreground rays + eikonal + BCE(opacity, mask), as NeuS with masks."""
+    assert isinstance(system, MultiNeuSSystem)
+    cfg = system.cfg.loss
+    out = system.render(int(batch["scene"]), int(batch["slot"]), batch["view"], batch["uv"])
+    mask = batch["mask"]
+    err = (out.color - batch["rgb"]).abs() if cfg.color == "l1" else (out.color - batch["rgb"]) ** 2
+    color_loss = (err * mask[:, None]).sum() / (3.0 * mask.sum().clamp_min(1.0))
+    opacity = out.opacity.clamp(1e-3, 1.0 - 1e-3)
+    mask_loss = nn.functional.binary_cross_entropy(opacity, mask)
+    loss = color_loss + cfg.eikonal * out.eikonal + cfg.mask * mask_loss
+    with torch.no_grad():
+        mse = ((out.color - batch["rgb"]) ** 2).mean()
+        psnr = -10.0 * torch.log10(mse.clamp_min(1e-10))
+    return loss, {
+        "color": float(color_loss.detach()),
+        "eikonal": float(out.eikonal.detach()),
+        "mask": float(mask_loss.detach()),
+        "psnr": float(psnr),
+        "s": float(system.model.variance.inv_s().detach()),
+    }

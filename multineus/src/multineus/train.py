@@ -1,0 +1,77 @@
+"""Meta-learning stage: train Multi-NeuS over many scenes at once (shared Trainer).
+
+Every step renders a batch of rays of one scene (scenes in turn) with that scene's
+coefficients, so the shared layers and bases learn what all heads have in common.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from shared_utils.train.trainer import Trainer
+
+from multineus.config import MultiNeuSConfig
+from multineus.data.scenes import RayBatches, SceneViews, first_item
+from multineus.mesh import Mesh, marching_cubes_mesh
+from multineus.model.multineus import MultiNeuS
+from multineus.system import MultiNeuSSystem, neus_loss
+
+
+def meta_train(
+    cfg: MultiNeuSConfig, scenes: list[SceneViews], run_dir: str | Path, *, seed: int = 0
+) -> MultiNeuS:
+    """Train a model holding ``len(scenes)`` scenes; returns it (also checkpointed in run_dir).
+
+    Raises:
+        ValueError: when the number of scenes differs from ``cfg.multi.num_scenes``.
+    """
+    if len(scenes) != cfg.multi.num_scenes:
+        raise ValueError(
+            f"meta_train: cfg.multi.num_scenes is {cfg.multi.num_scenes} but {len(scenes)} scenes were given"
+        )
+    model = MultiNeuS(cfg, seed=seed)
+    system = MultiNeuSSystem(cfg, model, scenes, refine_cameras=False)
+    data = RayBatches(
+        scenes, rays=cfg.rays_per_batch, length=max(cfg.trainer.steps, 1), seed=cfg.trainer.seed
+    )
+    trainer = Trainer(
+        cfg.trainer,
+        model=system,
+        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr),
+        loss_fn=neus_loss,
+        dataset=data,
+        run_dir=run_dir,
+        collate_fn=first_item,
+        run_config=cfg,
+    )
+    trainer.fit()
+    return model.cpu()
+
+
+def extract_mesh(
+    model: MultiNeuS, scene: int, *, resolution: int, bound: float = 1.0, colors: bool = True
+) -> Mesh:
+    """Marching cubes of one scene's SDF with vertex colours from the colour network."""
+    model = model.eval()
+    device = next(model.parameters()).device
+
+    def sdf_fn(p: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = [
+                model.sdf(torch.as_tensor(c, dtype=torch.float32, device=device), scene).cpu()
+                for c in np.array_split(p, max(1, len(p) // 65536))
+            ]
+        return torch.cat(out).numpy()
+
+    def color_fn(v: np.ndarray) -> np.ndarray:
+        out = [
+            model.color_at(torch.as_tensor(c, dtype=torch.float32, device=device), scene).cpu()
+            for c in np.array_split(v, max(1, len(v) // 16384))
+        ]
+        return torch.cat(out).numpy()
+
+    return marching_cubes_mesh(
+        sdf_fn, resolution=resolution, bound=bound, color_fn=color_fn if colors else None
+    )

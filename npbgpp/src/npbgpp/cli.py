@@ -1,0 +1,223 @@
+"""npbgpp: NPBG++ neural point-based rendering without per-scene fitting.
+
+Commands:
+  train    train across scenes (presets: tiny, paper; `npbgpp train tiny --help`)
+  model    modeling stage: a scene folder -> descriptor file (no optimisation)
+  render   render a descriptor file from one view of a scene (PNG) or an orbit (MP4)
+  eval     PSNR/SSIM and time-to-render on held-out views (table in the paper's layout)
+  export   viewer-friendly coloured PLY of the descriptors (beta0)
+  demo     train a tiny model on embedded scenes, model and render an unseen one
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SCENE_FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap")
+
+
+def _add_scene_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--scene", type=Path, required=required, help="scene folder")
+    p.add_argument("--format", choices=SCENE_FORMATS, default="colmap", help="scene layout")
+    p.add_argument("--downscale", type=int, default=1, help="integer image downscale factor")
+    p.add_argument("--split", default="train", help="split (NeRF-Synthetic only)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="npbgpp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "train",
+        help="train across scenes: npbgpp train PRESET [--field value ...]",
+        add_help=False,
+    )
+    p = sub.add_parser("model", help="modeling stage: scene folder -> descriptor file")
+    p.add_argument("--weights", type=Path, required=True, help="model.pt from `npbgpp train`")
+    _add_scene_args(p)
+    p.add_argument("--out", type=Path, required=True, help="descriptor file (.h5)")
+    p.add_argument("--device", default="cpu")
+
+    p = sub.add_parser("render", help="render a descriptor file (one view -> PNG, orbit -> MP4)")
+    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--descriptors", type=Path, required=True, help="file from `npbgpp model`")
+    _add_scene_args(p, required=False)
+    p.add_argument("--view", type=int, default=0, help="view of --scene whose camera is used")
+    p.add_argument("--orbit", type=int, default=0, help="render N frames on an orbit (MP4)")
+    p.add_argument("--radius", type=float, default=2.8, help="orbit radius")
+    p.add_argument("--elevation", type=float, default=30.0, help="orbit elevation (degrees)")
+    p.add_argument("--fov", type=float, default=45.0, help="orbit vertical field of view")
+    p.add_argument("--size", type=int, default=64, help="orbit image size")
+    p.add_argument("--out", type=Path, required=True, help="output .png or .mp4")
+    p.add_argument("--device", default="cpu")
+
+    p = sub.add_parser("eval", help="held-out PSNR/SSIM and time-to-render")
+    p.add_argument("--weights", type=Path, required=True)
+    _add_scene_args(p, required=False)
+    p.add_argument("--holdout-every", type=int, default=8, help="every k-th view is held out")
+    p.add_argument("--synthetic", type=int, default=1, help="embedded test scenes (no --scene)")
+    p.add_argument("--seed", type=int, default=100, help="seed of the embedded test scenes")
+    p.add_argument("--size", type=int, default=48, help="embedded test image size")
+    p.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
+    p.add_argument("--device", default="cpu")
+
+    p = sub.add_parser("export", help="coloured PLY of a descriptor file")
+    p.add_argument("--descriptors", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="output .ply")
+
+    p = sub.add_parser("demo", help="end-to-end demo on embedded scenes")
+    p.add_argument("--out", type=Path, required=True, help="demo folder (report.json)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: preset)")
+    p.add_argument("--train-scenes", type=int, default=None, help="embedded training scenes")
+    return parser
+
+
+def _cmd_train(args: Sequence[str]) -> int:
+    from npbgpp.config import PRESETS
+    from npbgpp.data.loaders import load_scene
+    from npbgpp.data.synthetic import make_scene
+    from npbgpp.train import train
+    from shared_utils.config import cli_from_presets
+
+    cfg = cli_from_presets(PRESETS, args=list(args), prog="npbgpp train")
+    if cfg.scenes:
+        scenes = [
+            load_scene(s, cfg.scene_format, downscale=cfg.scene_downscale) for s in cfg.scenes
+        ]
+    else:
+        d = cfg.data
+        scenes = [
+            make_scene(
+                d.seed + i, views=d.views_per_scene, size=d.image_size, num_points=d.num_points
+            )[0]
+            for i in range(d.num_train_scenes)
+        ]
+    _, metrics = train(cfg, scenes, cfg.run_dir)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _cmd_model(a: argparse.Namespace) -> int:
+    from npbgpp.data.loaders import load_scene
+    from npbgpp.descriptors_io import save_descriptors
+    from npbgpp.evaluate import model_scene
+    from npbgpp.train import load_model
+
+    model = load_model(a.weights, device=a.device)
+    scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
+    with torch.no_grad():
+        desc = model_scene(model, scene, a.device)
+    save_descriptors(a.out, desc)
+    print(f"{a.out}: {len(desc.points)} of {len(scene.points)} points kept from {len(scene)} views")
+    return 0
+
+
+def _cmd_render(a: argparse.Namespace) -> int:
+    from npbgpp.camera import Camera
+    from npbgpp.data.loaders import load_scene
+    from npbgpp.descriptors_io import load_descriptors
+    from npbgpp.train import load_model
+    from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras
+    from shared_utils.io.images import write_image
+    from shared_utils.io.video import write_video
+
+    model = load_model(a.weights, device=a.device)
+    desc = load_descriptors(a.descriptors, a.device)
+    if a.orbit > 0:
+        K = intrinsics_from_fov(a.fov, a.size, a.size)
+        cams = orbit_cameras(a.orbit, a.radius, a.elevation, K, a.size, a.size)
+    elif a.scene is not None:
+        scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
+        if not 0 <= a.view < len(scene):
+            raise SystemExit(f"--view {a.view}: the scene has {len(scene)} views")
+        cams = [scene.cameras[a.view]]
+    else:
+        raise SystemExit("render: give --scene (with --view) or --orbit N")
+    frames = []
+    with torch.no_grad():
+        for cam in cams:
+            img = model.render(desc, Camera.from_pinhole(cam, a.device)).clamp(0, 1)
+            frames.append(img.permute(1, 2, 0).cpu().numpy())
+    if a.orbit > 0:
+        write_video(a.out, np.stack(frames), fps=10)
+    else:
+        write_image(a.out, frames[0])
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cmd_eval(a: argparse.Namespace) -> int:
+    from npbgpp.data.loaders import load_scene
+    from npbgpp.data.synthetic import make_scene
+    from npbgpp.evaluate import evaluate_scene, summarize, table3_rows
+    from npbgpp.train import load_model
+
+    model = load_model(a.weights, device=a.device)
+    pairs = []
+    if a.scene is not None:
+        scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
+        held = [i for i in range(len(scene)) if i % a.holdout_every == 0]
+        inputs = [i for i in range(len(scene)) if i % a.holdout_every != 0]
+        pairs.append((scene.subset(inputs), scene.subset(held, scene.name + "-heldout")))
+        dataset = a.format
+    else:
+        for i in range(a.synthetic):
+            inp, test = make_scene(a.seed + i, views=12, size=a.size, num_points=4000, heldout=4)
+            assert test is not None
+            pairs.append((inp, test))
+        dataset = "embedded"
+    results = [evaluate_scene(model, inp, test, a.device) for inp, test in pairs]
+    summary = summarize(results)
+    headers, rows = table3_rows(dataset, summary)
+    print(" | ".join(headers))
+    for row in rows:
+        print(" | ".join("-" if c is None else str(c) for c in row))
+    print(json.dumps(summary, indent=2))
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from npbgpp.descriptors_io import export_ply, load_descriptors
+
+    export_ply(a.out, load_descriptors(a.descriptors))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from npbgpp.demo import run_demo
+
+    summary = run_demo(a.out, steps=a.steps, train_scenes=a.train_scenes)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``npbgpp`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "train":
+        return _cmd_train(args[1:])
+    a = _parser().parse_args(args)
+    handlers = {
+        "model": _cmd_model,
+        "render": _cmd_render,
+        "eval": _cmd_eval,
+        "export": _cmd_export,
+        "demo": _cmd_demo,
+    }
+    return handlers[a.command](a)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""Scenes: validation errors, the embedded generator, and the real-format loaders (each
+tested on a tiny scene written here in that format)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_utils.cameras.conventions import opengl_c2w_from_opencv
+from shared_utils.io.images import write_image
+from shared_utils.io.meshes import write_point_cloud
+
+from npbgpp.data.loaders import load_scene
+from npbgpp.data.scene import Scene, SceneError
+from npbgpp.data.synthetic import make_scene
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[Scene, Scene]:
+    scene, held = make_scene(3, views=3, size=16, num_points=300, heldout=2)
+    assert held is not None
+    return scene, held
+
+
+def test_synthetic_scene_contents(tiny: tuple[Scene, Scene]) -> None:
+    scene, held = tiny
+    assert scene.images.shape == (3, 16, 16, 3) and held.images.shape == (2, 16, 16, 3)
+    assert scene.points.shape == (300, 3) and scene.colors is not None
+    assert 0.0 <= scene.colors.min() and scene.colors.max() <= 1.0
+    # Objects are scaled into the unit ball; the views see them (not all background).
+    assert float(np.linalg.norm(scene.points, axis=1).max()) <= 1.0 + 1e-5
+    assert all(float((img.sum(-1) > 0).mean()) > 0.05 for img in scene.images)
+    again, _ = make_scene(3, views=3, size=16, num_points=300)
+    assert np.array_equal(again.images, scene.images) and np.array_equal(again.points, scene.points)
+
+
+def test_scene_validation_errors(tiny: tuple[Scene, Scene]) -> None:
+    scene, _ = tiny
+    with pytest.raises(SceneError, match="no cameras"):
+        Scene("s", scene.images[:0], [], scene.points)
+    with pytest.raises(SceneError, match="3 cameras but 2 images"):
+        Scene("s", scene.images[:2], scene.cameras, scene.points)
+    with pytest.raises(SceneError, match="point cloud is empty"):
+        Scene("s", scene.images, scene.cameras, np.zeros((0, 3)))
+    bad = scene.points.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(SceneError, match="non-finite coordinates \\(first at point 7\\)"):
+        Scene("s", scene.images, scene.cameras, bad)
+    with pytest.raises(SceneError, match="does not match the image size"):
+        Scene("s", scene.images[:, :8], scene.cameras, scene.points)
+
+
+def _assert_same_views(loaded: Scene, scene: Scene, atol_img: float | None = 1 / 255) -> None:
+    assert len(loaded) == len(scene)
+    for a, b in zip(loaded.cameras, scene.cameras, strict=True):
+        np.testing.assert_allclose(a.K, b.K, atol=1e-5)
+        np.testing.assert_allclose(a.cam_from_world, b.cam_from_world, atol=1e-5)
+    if atol_img is None:  # lossy (JPEG, chroma subsampled): compare the mean error
+        assert float(np.abs(loaded.images - scene.images).mean()) < 0.02
+    else:
+        np.testing.assert_allclose(loaded.images, scene.images, atol=atol_img)
+
+
+def test_nerf_synthetic_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
+    scene, _ = tiny
+    (tmp_path / "train").mkdir()
+    frames = []
+    for i, (img, cam) in enumerate(zip(scene.images, scene.cameras, strict=True)):
+        rgba = np.concatenate([img, np.ones_like(img[..., :1])], -1)
+        write_image(tmp_path / "train" / f"r_{i}.png", rgba)
+        c2w = opengl_c2w_from_opencv(cam.cam_from_world)
+        frames.append({"file_path": f"./train/r_{i}", "transform_matrix": c2w.tolist()})
+    angle = 2 * math.atan(scene.cameras[0].width / (2 * scene.cameras[0].fx))
+    (tmp_path / "transforms_train.json").write_text(
+        json.dumps({"camera_angle_x": angle, "frames": frames})
+    )
+    with pytest.raises(SceneError, match="points"):
+        load_scene(tmp_path, "nerf_synthetic")
+    write_point_cloud(tmp_path / "points.ply", scene.points.astype(np.float64))
+    loaded = load_scene(tmp_path, "nerf_synthetic")
+    _assert_same_views(loaded, scene)
+    np.testing.assert_allclose(loaded.points, scene.points, atol=1e-6)
+
+
+def test_scannet_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
+    scene, _ = tiny
+    for d in ("intrinsic", "pose", "color"):
+        (tmp_path / d).mkdir()
+    K4 = np.eye(4)
+    K4[:3, :3] = scene.cameras[0].K
+    np.savetxt(tmp_path / "intrinsic" / "intrinsic_color.txt", K4)
+    for i, (img, cam) in enumerate(zip(scene.images, scene.cameras, strict=True)):
+        np.savetxt(tmp_path / "pose" / f"{i}.txt", np.linalg.inv(cam.cam_from_world))
+        write_image(tmp_path / "color" / f"{i}.jpg", img, quality=100)
+    write_point_cloud(tmp_path / "full.ply", scene.points.astype(np.float64))
+    loaded = load_scene(tmp_path, "scannet")
+    _assert_same_views(loaded, scene, atol_img=None)  # JPEG frames
+    assert loaded.points.shape == scene.points.shape
+
+
+def _quat_wxyz(R: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    x, y, z, w = Rotation.from_matrix(R).as_quat()
+    return np.array([w, x, y, z])
+
+
+def test_colmap_text_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
+    scene, _ = tiny
+    model = tmp_path / "sparse" / "0"
+    model.mkdir(parents=True)
+    (tmp_path / "images").mkdir()
+    cam = scene.cameras[0]
+    (model / "cameras.txt").write_text(
+        f"1 PINHOLE {cam.width} {cam.height} {cam.fx} {cam.fy} {cam.cx} {cam.cy}\n"
+    )
+    lines = []
+    for i, (img, c) in enumerate(zip(scene.images, scene.cameras, strict=True)):
+        q = _quat_wxyz(c.cam_from_world[:3, :3])
+        t = c.cam_from_world[:3, 3]
+        lines.append(f"{i + 1} {' '.join(map(repr, q))} {' '.join(map(repr, t))} 1 v{i}.png\n\n")
+        write_image(tmp_path / "images" / f"v{i}.png", img)
+    (model / "images.txt").write_text("".join(lines))
+    pts = "".join(f"{k + 1} {p[0]!r} {p[1]!r} {p[2]!r} 128 64 32 0.5\n" for k, p in enumerate(scene.points[:50]))
+    (model / "points3D.txt").write_text(pts)
+    loaded = load_scene(tmp_path, "colmap")
+    _assert_same_views(loaded, scene)
+    assert loaded.points.shape == (50, 3)
+    # A denser points.ply in the root wins over the sparse points.
+    write_point_cloud(tmp_path / "points.ply", scene.points.astype(np.float64))
+    assert load_scene(tmp_path, "colmap").points.shape == scene.points.shape
+
+
+def test_loader_errors(tmp_path: Path) -> None:
+    with pytest.raises(SceneError, match="scene folder not found"):
+        load_scene(tmp_path / "missing", "colmap")
+    with pytest.raises(SceneError, match="no COLMAP model"):
+        load_scene(tmp_path, "colmap")
+    with pytest.raises(SceneError, match="unknown scene format"):
+        load_scene(tmp_path, "blender")
