@@ -24,7 +24,9 @@ from def_features.config import NOISE_LEVELS, PRESETS, DefConfig, preset
 def _cfg(args: argparse.Namespace) -> DefConfig:
     cfg = preset(args.preset)
     if getattr(args, "pixel_size", None):
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, pixel_size=args.pixel_size))
+        cfg = dataclasses.replace(
+            cfg, data=dataclasses.replace(cfg.data, pixel_size=args.pixel_size)
+        )
     if getattr(args, "steps", None):
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
     return cfg
@@ -73,10 +75,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     model, cfg = load_model(args.model)
     test = read_patches(args.test)
-    rows = evaluate(model, cfg.model.depth_scale, read_patches(args.train), test, cfg.data.pixel_size)
+    rows = evaluate(
+        model, cfg.model.depth_scale, read_patches(args.train), test, cfg.data.pixel_size
+    )
     print(format_table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps({k: dataclasses.asdict(v) for k, v in rows.items()}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({k: dataclasses.asdict(v) for k, v in rows.items()}, indent=1)
+        )
 
 
 def cmd_fuse(args: argparse.Namespace) -> None:
@@ -86,7 +92,9 @@ def cmd_fuse(args: argparse.Namespace) -> None:
     from def_features.pipeline import fuse_shape
 
     model, cfg = load_model(args.model)
-    item = mesh_item(args.mesh, cfg.data) if args.mesh else procedural_item(args.part_seed, cfg.data)
+    item = (
+        mesh_item(args.mesh, cfg.data) if args.mesh else procedural_item(args.part_seed, cfg.data)
+    )
     result = fuse_shape(model, cfg, item, args.views, Path(args.out))
     print(json.dumps(result, indent=1))
 
@@ -101,14 +109,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``def`` argument parser (one subcommand per entry point)."""
-    parser = argparse.ArgumentParser(prog="def", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="def", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     presets = ", ".join(f"{k} ({v[0]})" for k, v in PRESETS.items())
 
     def add(name: str, fn, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=fn.__doc__)
         p.set_defaults(fn=fn)
-        p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help=f"config preset: {presets}")
+        p.add_argument(
+            "--preset", default="tiny", choices=sorted(PRESETS), help=f"config preset: {presets}"
+        )
         return p
 
     p = add("make-dataset", cmd_make_dataset, "range-scan patches -> HDF5")
@@ -116,12 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shapes", type=int, default=20, help="procedural parts to use")
     p.add_argument("--patches-per-shape", type=int, default=8, help="accepted patches per shape")
     p.add_argument("--seed", type=int, default=0, help="random seed (parts and views)")
-    p.add_argument("--noise", default="", help="comma-separated noise levels (default: the seven DEF levels)")
-    p.add_argument("--pixel-size", type=float, default=None, help="override pixel size (0.02/0.05/0.125)")
-    p.add_argument("--meshes", nargs="*", help="mesh files with angle-based sharp edges instead of parts")
+    p.add_argument(
+        "--noise", default="", help="comma-separated noise levels (default: the seven DEF levels)"
+    )
+    p.add_argument(
+        "--pixel-size", type=float, default=None, help="override pixel size (0.02/0.05/0.125)"
+    )
+    p.add_argument(
+        "--meshes", nargs="*", help="mesh files with angle-based sharp edges instead of parts"
+    )
     p.add_argument("--abc", default=None, help="an ABC *_features_*.yml (meshes beside it)")
     p.add_argument("--abc-meshes", default="*.stl", help="glob of the ABC item's mesh parts")
-    p.add_argument("--abc-mesh-scale", type=float, default=1000.0, help="mesh units -> features units")
+    p.add_argument(
+        "--abc-mesh-scale", type=float, default=1000.0, help="mesh units -> features units"
+    )
 
     p = add("train", cmd_train, "train the patch network")
     p.add_argument("--data", required=True, help="training .hdf5 patch file")

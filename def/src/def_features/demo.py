@@ -77,13 +77,27 @@ def run_demo(out: Path, quick: bool = False) -> dict[str, float]:
         f"{cfg.optim.steps} steps with the histogram loss; baselines calibrated on the training patches."
     )
     headers, body = table_rows(rows)
-    section.table(headers, body, caption="Held-out patches, Table 2 layout (threshold 0.02, background masked)")
+    section.table(
+        headers,
+        body,
+        caption="Held-out patches, Table 2 layout (threshold 0.02, background masked)",
+    )
     section.metrics(
         {k: round(v, 4) for k, v in fused.items()},
         caption=f"Whole-shape estimation of {test_items[0].item_id}: single view vs min-fusion",
     )
-    section.image(out / "fusion" / "view.png", caption="One view: fused prediction | ground truth | single-view prediction (red = on a sharp curve)")
-    section.metrics({"data_s": round(t_data, 1), "train_s": round(t_train, 1), "total_s": round(time.time() - t0, 1)}, caption="timings")
+    section.image(
+        out / "fusion" / "view.png",
+        caption="One view: fused prediction | ground truth | single-view prediction (red = on a sharp curve)",
+    )
+    section.metrics(
+        {
+            "data_s": round(t_data, 1),
+            "train_s": round(t_train, 1),
+            "total_s": round(time.time() - t0, 1),
+        },
+        caption="timings",
+    )
     section.save()
     return {
         "def_rmse": rows["DEF (ours)"].rmse,

@@ -29,7 +29,9 @@ def evaluate(
     gt = test_arrays["distances"]
     rows: dict[str, PatchMetrics] = {}
     if model is not None:
-        rows["DEF (ours)"] = patch_metrics(predict(model, test_arrays, depth_scale), gt, mask, threshold)
+        rows["DEF (ours)"] = patch_metrics(
+            predict(model, test_arrays, depth_scale), gt, mask, threshold
+        )
     for name in baselines:
         calib = fit_baseline(name, train_arrays, pixel_size)
         pred = predict_baseline(name, calib, test_arrays, pixel_size)

@@ -62,7 +62,9 @@ def scan_views(
 
 
 @torch.no_grad()
-def predict_view(model: DefUNet, depth: np.ndarray, mask: np.ndarray, depth_scale: float, tile: int = 64) -> np.ndarray:
+def predict_view(
+    model: DefUNet, depth: np.ndarray, mask: np.ndarray, depth_scale: float, tile: int = 64
+) -> np.ndarray:
     """(H, W) predicted distances of a whole view, predicted tile by tile."""
     h, w = depth.shape
     d = torch.from_numpy(np.where(mask, depth, 0.0).astype(np.float32))
@@ -71,7 +73,9 @@ def predict_view(model: DefUNet, depth: np.ndarray, mask: np.ndarray, depth_scal
     tiles_m = m.unfold(0, tile, tile).unfold(1, tile, tile).reshape(-1, tile, tile)
     x = normalise_depth(tiles_d, tiles_m, depth_scale)
     device = next(model.parameters()).device
-    pred = torch.cat([model.predict_distance(x[s : s + 32].to(device)).cpu() for s in range(0, len(x), 32)])
+    pred = torch.cat(
+        [model.predict_distance(x[s : s + 32].to(device)).cpu() for s in range(0, len(x), 32)]
+    )
     pred = pred.reshape(h // tile, w // tile, tile, tile).permute(0, 2, 1, 3).reshape(h, w)
     return np.where(mask, pred.numpy(), model.bins.truncation)
 
@@ -98,7 +102,9 @@ def fuse_views(
         if mode == "min":
             out = torch.full(depth.shape, float("inf"))
             for p, v in srcs:
-                reproject_min(p, v, cam, depth, view.pixel_size, tolerance, out, implementation=implementation)
+                reproject_min(
+                    p, v, cam, depth, view.pixel_size, tolerance, out, implementation=implementation
+                )
         else:
             total = torch.zeros(depth.numel(), dtype=torch.float64)
             count = torch.zeros(depth.numel(), dtype=torch.float64)
@@ -107,11 +113,15 @@ def fuse_views(
                 keep = ok & (v < truncation)
                 total.index_add_(0, flat[keep], v[keep].double())
                 count.index_add_(0, flat[keep], torch.ones(int(keep.sum()), dtype=torch.float64))
-            out = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, truncation))
+            out = torch.where(
+                count > 0, total / count.clamp_min(1), torch.full_like(total, truncation)
+            )
             out = out.reshape(depth.shape).float()
         m = sc.mask
         pts.append(sc.points[m])
         own.append(predictions[t][m])
         fused.append(np.minimum(out.numpy()[m], truncation))
         vidx.append(np.full(int(m.sum()), t))
-    return FusedField(np.concatenate(pts), np.concatenate(own), np.concatenate(fused), np.concatenate(vidx))
+    return FusedField(
+        np.concatenate(pts), np.concatenate(own), np.concatenate(fused), np.concatenate(vidx)
+    )

@@ -35,7 +35,13 @@ class PatchMetrics:
 
     def row(self, name: str) -> list[str | float]:
         """A Table 2 row: RMSE x1e-3, RMSE-q95 x1e-3, Recall %, FPR %."""
-        return [name, round(self.rmse * 1e3, 2), round(self.rmse_q95 * 1e3, 2), round(self.recall * 100, 2), round(self.fpr * 100, 3)]
+        return [
+            name,
+            round(self.rmse * 1e3, 2),
+            round(self.rmse_q95 * 1e3, 2),
+            round(self.recall * 100, 2),
+            round(self.fpr * 100, 3),
+        ]
 
 
 TABLE2_HEADERS = ["Method", "RMSE x1e-3", "RMSE-q95 x1e-3", "Recall %", "FPR %"]
@@ -45,7 +51,11 @@ def patch_metrics(
     pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, threshold: float = 0.02
 ) -> PatchMetrics:
     """Table 2 metrics of (N, H, W) predictions against targets on masked pixels."""
-    pred, gt, mask = np.asarray(pred, np.float64), np.asarray(gt, np.float64), np.asarray(mask, bool)
+    pred, gt, mask = (
+        np.asarray(pred, np.float64),
+        np.asarray(gt, np.float64),
+        np.asarray(mask, bool),
+    )
     if pred.shape != gt.shape or gt.shape != mask.shape:
         raise ValueError(f"patch_metrics: shapes differ: {pred.shape}, {gt.shape}, {mask.shape}")
     rmse, q95, recall, fpr = [], [], [], []

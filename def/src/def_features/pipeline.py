@@ -35,31 +35,41 @@ def true_distances(points: np.ndarray, item: ShapeItem, truncation: float) -> np
     if len(item.seg_a) == 0:
         return np.full(len(points), truncation)
     d, _, _ = point_segment_distance(
-        torch.from_numpy(points), torch.from_numpy(item.seg_a), torch.from_numpy(item.seg_b), truncation
+        torch.from_numpy(points),
+        torch.from_numpy(item.seg_a),
+        torch.from_numpy(item.seg_b),
+        truncation,
     )
     return d.numpy()
 
 
-def fuse_shape(model: DefUNet, cfg: DefConfig, item: ShapeItem, n_views: int, out_dir: Path) -> dict[str, float]:
+def fuse_shape(
+    model: DefUNet, cfg: DefConfig, item: ShapeItem, n_views: int, out_dir: Path
+) -> dict[str, float]:
     """Run whole-shape estimation; write ``fused.ply`` and ``view.png`` into ``out_dir``."""
     from shared_utils.io.images import write_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
     ps = cfg.data.pixel_size
     views = scan_views(item.vertices, item.faces, n_views, ps, cfg.data.patch_size)
-    preds = [predict_view(model, sc.depth, sc.mask, cfg.model.depth_scale, cfg.data.patch_size) for _, sc in views]
+    preds = [
+        predict_view(model, sc.depth, sc.mask, cfg.model.depth_scale, cfg.data.patch_size)
+        for _, sc in views
+    ]
     field = fuse_views(views, preds, tolerance=2 * ps, mode="min", truncation=cfg.data.truncation)
     gt = true_distances(field.points, item, cfg.data.truncation)
     ones = np.ones((1, 1, len(gt)), bool)
     single = patch_metrics(field.single_view[None, None], gt[None, None], ones)
     fused = patch_metrics(field.fused[None, None], gt[None, None], ones)
-    write_point_cloud(out_dir / "fused.ply", field.points, distance_colors(field.fused, cfg.data.truncation))
+    write_point_cloud(
+        out_dir / "fused.ply", field.points, distance_colors(field.fused, cfg.data.truncation)
+    )
     # Picture: the first view coloured by fused, true and single-view fields.
     v0 = field.view_index == 0
     _, sc0 = views[0]
     panels = []
     for values in (field.fused[v0], gt[v0], field.single_view[v0]):
-        img = np.ones(sc0.depth.shape + (3,))
+        img = np.ones((*sc0.depth.shape, 3))
         img[sc0.mask] = distance_colors(values, cfg.data.truncation)
         panels.append(img)
     write_image(out_dir / "view.png", np.concatenate(panels, axis=1).astype(np.float32))

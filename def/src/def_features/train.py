@@ -25,7 +25,9 @@ from shared_utils.train.trainer import Trainer, TrainerConfig
 def make_loss_fn(cfg: DefConfig):
     """``loss_fn(model, batch, step) -> (loss, scalars)`` of the configured loss."""
 
-    def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, Mapping[str, float]]:
+    def loss_fn(
+        model: nn.Module, batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, Mapping[str, float]]:
         out = model(batch["input"])
         mask = batch["mask"]
         if cfg.optim.loss == "histogram":
@@ -70,7 +72,9 @@ def train(
     t = Trainer(
         tcfg,
         model=model,
-        optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay),
+        optimizer_fn=lambda m: torch.optim.Adam(
+            m.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+        ),
         loss_fn=make_loss_fn(cfg),
         dataset=dataset,
         run_dir=run_dir,
@@ -82,7 +86,9 @@ def train(
 
 
 @torch.no_grad()
-def predict(model: DefUNet, arrays: dict[str, np.ndarray], depth_scale: float, batch: int = 32) -> np.ndarray:
+def predict(
+    model: DefUNet, arrays: dict[str, np.ndarray], depth_scale: float, batch: int = 32
+) -> np.ndarray:
     """(N, S, S) predicted distances of stored patches (``truncation`` on background)."""
     model.eval()
     ds = PatchDataset(arrays, depth_scale)

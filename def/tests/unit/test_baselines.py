@@ -38,7 +38,7 @@ def test_vcm_edge_beats_flat() -> None:
     sc, d = _edge_scan()
     pts, dd = sc.points.reshape(-1, 3), d.reshape(-1)
     s = vcm_sharpness(pts, 0.15, 0.15, samples=64, seed=0)
-    interior = (np.abs(sc.points[..., 1]).reshape(-1) < 0.5)  # away from the patch border
+    interior = np.abs(sc.points[..., 1]).reshape(-1) < 0.5  # away from the patch border
     near, far = (dd < 0.05) & interior, (dd > 0.4) & interior
     assert near.sum() > 5 and far.sum() > 50
     assert np.median(s[near]) > 3 * np.median(s[far])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from lvt.model.layers import block_members
+from lvt.model.layers import BlockSelfAttentionLayer, block_members
 from lvt.model.subscale import from_slices, to_slices
 from lvt.model.transformer import LatentVideoTransformer
 
@@ -132,6 +132,7 @@ def sample_cached(
             t, y, x = p // (hp * wp), (p // wp) % hp, p % wp
             h = conv.step(padded, (t, y, x)) + additive[:, t, y, x]
             for layer, (keys, values) in zip(model.decoder_layers, caches):
+                assert isinstance(layer, BlockSelfAttentionLayer)
                 h = layer.step(h, keys, values, int(local[p]), members[p])
             base = model.predictor.base_terms(model.decoder_norm(h))  # (B, n_c, d)
             here = slices[:, s, t, y, x]  # (B, n_c) view

@@ -85,7 +85,7 @@ def test_extract_codes_and_memory_mapped_clips(tmp_path: Path) -> None:
 
 
 def test_codes_dataset_rejects_bad_files(tmp_path: Path) -> None:
-    with pytest.raises(CodesFormatError, match="no .npy"):
+    with pytest.raises(CodesFormatError, match=r"no \.npy"):
         CodesDataset(tmp_path, 4)
     np.save(tmp_path / "a.npy", np.zeros((5, 4, 4, 2), dtype=np.int16))
     np.save(tmp_path / "b.npy", np.zeros((5, 4, 4), dtype=np.int16))

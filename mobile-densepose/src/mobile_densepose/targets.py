@@ -129,11 +129,10 @@ def sample_maps(maps: torch.Tensor, roi_index: torch.Tensor, coords: torch.Tenso
     )
     x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    m = maps[roi_index]  # (P, C, H, W)
-    p = torch.arange(m.shape[0], device=maps.device)
 
     def at(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        return m[p, :, yy, xx]
+        # advanced indexing on (R, C, H, W) with (P,) indices in dims 0, 2, 3 -> (P, C)
+        return maps[roi_index, :, yy, xx]
 
     top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
     bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx

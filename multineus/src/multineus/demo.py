@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shared_utils.report import ReportSection
 
 from multineus.config import MultiNeuSConfig, tiny_config
 from multineus.data.heads import HeadParams, HeadScene, frontal_cameras, head_family, render_head
@@ -26,6 +25,7 @@ from multineus.evaluate import ChamferResult, chamfer_after_icp
 from multineus.fit import fit_new_scene
 from multineus.train import extract_mesh, meta_train
 from multineus.turntable import turntable_frames
+from shared_utils.report import ReportSection
 
 
 @dataclass
@@ -54,8 +54,11 @@ def make_scenes(cfg: MultiNeuSConfig) -> tuple[list[HeadScene], HeadScene]:
     train = []
     for i, p in enumerate(heads[:-1]):
         cams = frontal_cameras(
-            d.views_per_head, image_size=d.image_size, fov_deg=d.fov_deg,
-            distance=d.camera_distance, seed=d.seed * 100 + i,
+            d.views_per_head,
+            image_size=d.image_size,
+            fov_deg=d.fov_deg,
+            distance=d.camera_distance,
+            seed=d.seed * 100 + i,
         )
         train.append(render_head(p, cams, mesh_resolution=96))
     cams = frontal_cameras(
@@ -64,7 +67,9 @@ def make_scenes(cfg: MultiNeuSConfig) -> tuple[list[HeadScene], HeadScene]:
     return train, render_head(heads[-1], cams, mesh_resolution=96)
 
 
-def run_demo(cfg: MultiNeuSConfig, out: Path, *, section: ReportSection | None = None) -> DemoResult:
+def run_demo(
+    cfg: MultiNeuSConfig, out: Path, *, section: ReportSection | None = None
+) -> DemoResult:
     """The whole demo; writes meshes, video and (when ``section`` is given) report items."""
     t0 = time.time()
     torch.manual_seed(cfg.trainer.seed)
@@ -97,7 +102,9 @@ def run_demo(cfg: MultiNeuSConfig, out: Path, *, section: ReportSection | None =
     return result
 
 
-def _report(section: ReportSection, cfg: MultiNeuSConfig, out: Path, held: HeadScene, r: DemoResult) -> None:
+def _report(
+    section: ReportSection, cfg: MultiNeuSConfig, out: Path, held: HeadScene, r: DemoResult
+) -> None:
     from multineus.mesh import Mesh
     from shared_utils.io.meshes import read_mesh
 
@@ -110,9 +117,17 @@ def _report(section: ReportSection, cfg: MultiNeuSConfig, out: Path, held: HeadS
         f"Table 7; 1 unit = {cfg.mm_per_unit:.0f} mm. Total time {r.seconds:.0f} s."
     )
     rows = [
-        ["mean head (average coefficients, before fitting)", r.mean_head.face_mm, r.mean_head.head_mm],
+        [
+            "mean head (average coefficients, before fitting)",
+            r.mean_head.face_mm,
+            r.mean_head.head_mm,
+        ],
         ["fitted from 1 view (stage 1 + 2)", r.fitted.face_mm, r.fitted.head_mm],
-        ["training head 0 (meta-learning fit, all views)", r.train_head.face_mm, r.train_head.head_mm],
+        [
+            "training head 0 (meta-learning fit, all views)",
+            r.train_head.face_mm,
+            r.train_head.head_mm,
+        ],
     ]
     section.table(
         ["model", "face Chamfer (mm)", "head Chamfer (mm)"],
@@ -121,19 +136,32 @@ def _report(section: ReportSection, cfg: MultiNeuSConfig, out: Path, held: HeadS
     )
     section.metrics(
         {
-            "mean_head_face_mm": r.mean_head.face_mm, "mean_head_head_mm": r.mean_head.head_mm,
-            "fitted_face_mm": r.fitted.face_mm, "fitted_head_mm": r.fitted.head_mm,
+            "mean_head_face_mm": r.mean_head.face_mm,
+            "mean_head_head_mm": r.mean_head.head_mm,
+            "fitted_face_mm": r.fitted.face_mm,
+            "fitted_head_mm": r.fitted.head_mm,
         },
         caption="Demo metrics",
     )
-    section.image(held.images[0], caption="The single input view of the held-out head.", name="input_view")
+    section.image(
+        held.images[0], caption="The single input view of the held-out head.", name="input_view"
+    )
     fitted = read_mesh(out / "fitted_head.ply")
-    frames = turntable_frames(Mesh(fitted.vertices, fitted.faces, fitted.vertex_colors), frames=24, size=96)
-    section.video(frames, caption="Turntable of the fitted head mesh (marching cubes, vertex colours).",
-                  fps=8, name="fitted_turntable")
+    frames = turntable_frames(
+        Mesh(fitted.vertices, fitted.faces, fitted.vertex_colors), frames=24, size=96
+    )
+    section.video(
+        frames,
+        caption="Turntable of the fitted head mesh (marching cubes, vertex colours).",
+        fps=8,
+        name="fitted_turntable",
+    )
     gt = turntable_frames(held.mesh, frames=1, size=96)[0]
-    section.image(np.concatenate([gt, frames[0]], axis=1), caption="Ground truth (left) and fitted mesh (right).",
-                  name="gt_vs_fitted")
+    section.image(
+        np.concatenate([gt, frames[0]], axis=1),
+        caption="Ground truth (left) and fitted mesh (right).",
+        name="gt_vs_fitted",
+    )
     section.text(f"Meshes: {out / 'fitted_head.ply'}, {out / 'mean_head.ply'}.")
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from multineus.mesh import Mesh
 from shared_utils.geometry.chamfer import nearest_distances
 from shared_utils.geometry.icp import icp
 from shared_utils.geometry.sampling import sample_surface
-
-from multineus.mesh import Mesh
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,10 @@ def chamfer_after_icp(
     fitness = 1.0
     if align:
         res = icp(
-            p, g, max_correspondence_distance=icp_distance_mm / mm_per_unit, point_to_plane=True,
+            p,
+            g,
+            max_correspondence_distance=icp_distance_mm / mm_per_unit,
+            point_to_plane=True,
             max_iterations=60,
         )
         T, fitness = res.transform, res.fitness

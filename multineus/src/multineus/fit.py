@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shared_utils.train.trainer import Trainer
 
 from multineus.config import MultiNeuSConfig
 from multineus.data.scenes import RayBatches, SceneViews, first_item
 from multineus.model.multineus import MultiNeuS
 from multineus.system import MultiNeuSSystem, neus_loss
+from shared_utils.train.trainer import Trainer
 
 
 def averaging_weights(
@@ -67,8 +67,9 @@ def fit_new_scene(
             continue
         tcfg = copy.deepcopy(cfg.trainer)
         tcfg.steps = steps
-        data = RayBatches([views], rays=cfg.rays_per_batch, length=steps, seed=tcfg.seed + 17,
-                          scene_ids=[scene])
+        data = RayBatches(
+            [views], rays=cfg.rays_per_batch, length=steps, seed=tcfg.seed + 17, scene_ids=[scene]
+        )
 
         def make_opt(_m: torch.nn.Module, params=params, lr=lr) -> torch.optim.Optimizer:
             groups: list[dict] = [{"params": params(), "lr": lr}]
@@ -78,7 +79,13 @@ def fit_new_scene(
             return torch.optim.Adam(groups)
 
         Trainer(
-            tcfg, model=system, optimizer_fn=make_opt, loss_fn=neus_loss, dataset=data,
-            run_dir=run / name, collate_fn=first_item, run_config=cfg,
+            tcfg,
+            model=system,
+            optimizer_fn=make_opt,
+            loss_fn=neus_loss,
+            dataset=data,
+            run_dir=run / name,
+            collate_fn=first_item,
+            run_config=cfg,
         ).fit()
     return model.cpu(), scene, system

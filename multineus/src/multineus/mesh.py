@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from shared_utils.io.meshes import write_mesh
 from skimage import measure
+
+from shared_utils.io.meshes import write_mesh
 
 
 @dataclass
@@ -34,7 +35,11 @@ class Mesh:
 
 
 def sdf_grid(
-    sdf_fn: Callable[[np.ndarray], np.ndarray], resolution: int, bound: float, *, chunk: int = 1 << 18
+    sdf_fn: Callable[[np.ndarray], np.ndarray],
+    resolution: int,
+    bound: float,
+    *,
+    chunk: int = 1 << 18,
 ) -> np.ndarray:
     """(res, res, res) SDF samples on the grid ``linspace(-bound, bound, res)`` per axis (x, y, z)."""
     axis = np.linspace(-bound, bound, resolution)

@@ -19,7 +19,12 @@ class MultiNeuSSystem(nn.Module):
     """Networks + one :class:`CameraRefinement` per scene slot of the data."""
 
     def __init__(
-        self, cfg: MultiNeuSConfig, model: MultiNeuS, scenes: list[SceneViews], *, refine_cameras: bool
+        self,
+        cfg: MultiNeuSConfig,
+        model: MultiNeuS,
+        scenes: list[SceneViews],
+        *,
+        refine_cameras: bool,
     ) -> None:
         super().__init__()
         self.cfg = cfg

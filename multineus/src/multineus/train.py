@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shared_utils.train.trainer import Trainer
 
 from multineus.config import MultiNeuSConfig
 from multineus.data.scenes import RayBatches, SceneViews, first_item
 from multineus.mesh import Mesh, marching_cubes_mesh
 from multineus.model.multineus import MultiNeuS
 from multineus.system import MultiNeuSSystem, neus_loss
+from shared_utils.train.trainer import Trainer
 
 
 def meta_train(

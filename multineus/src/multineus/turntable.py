@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+
+from multineus.mesh import Mesh
 from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras
 from shared_utils.render.mesh import TexturedMesh
 from shared_utils.render.raycast import RaycastScene
 from shared_utils.render.renderer import render
-
-from multineus.mesh import Mesh
 
 
 def turntable_frames(
@@ -29,6 +29,8 @@ def turntable_frames(
     cams = orbit_cameras(
         frames, distance, elevation_deg, K, size, size, start_azimuth_deg=start_azimuth_deg
     )
-    scene = RaycastScene([TexturedMesh(mesh.vertices, mesh.faces, vertex_colors=mesh.vertex_colors)])
+    scene = RaycastScene(
+        [TexturedMesh(mesh.vertices, mesh.faces, vertex_colors=mesh.vertex_colors)]
+    )
     out = [render(scene, c, ambient=0.35, background=(1.0, 1.0, 1.0), nthreads=1).rgb for c in cams]
     return np.stack(out).astype(np.float32)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shared_utils.geometry.lie import se3_exp
-from shared_utils.io.meshes import read_mesh
 
 from multineus.data.heads import HeadParams, head_mesh, head_sdf
 from multineus.evaluate import chamfer_after_icp
 from multineus.mesh import marching_cubes_mesh
+from shared_utils.geometry.lie import se3_exp
+from shared_utils.io.meshes import read_mesh
 
 
 def test_sphere_mesh_has_the_right_radius(tmp_path) -> None:
     centre = np.array([0.1, -0.05, 0.0])
     mesh = marching_cubes_mesh(
-        lambda p: np.linalg.norm(p - centre, axis=1) - 0.5, resolution=40, bound=0.8,
+        lambda p: np.linalg.norm(p - centre, axis=1) - 0.5,
+        resolution=40,
+        bound=0.8,
         color_fn=lambda v: np.tile([0.2, 0.4, 0.6], (len(v), 1)),
     )
     r = np.linalg.norm(mesh.vertices - centre, axis=1)
@@ -26,7 +28,9 @@ def test_sphere_mesh_has_the_right_radius(tmp_path) -> None:
     mesh.save(tmp_path / "s.ply")
     back = read_mesh(tmp_path / "s.ply")
     assert back.faces.shape == f.shape and np.allclose(back.vertices, v, atol=1e-5)
-    assert back.vertex_colors is not None and np.allclose(back.vertex_colors[0], [0.2, 0.4, 0.6], atol=1 / 255)
+    assert back.vertex_colors is not None and np.allclose(
+        back.vertex_colors[0], [0.2, 0.4, 0.6], atol=1 / 255
+    )
 
 
 def test_no_crossing_is_a_clear_error() -> None:
@@ -56,10 +60,14 @@ def test_chamfer_after_known_rigid_motion_is_zero_after_icp() -> None:
 
     pred = Mesh(moved, gt.faces)
     anchor = np.array([0.0, -0.45, 0.0])
-    before = chamfer_after_icp(pred, gt, mm_per_unit=220.0, face_anchor=anchor, align=False, n_points=5000)
+    before = chamfer_after_icp(
+        pred, gt, mm_per_unit=220.0, face_anchor=anchor, align=False, n_points=5000
+    )
     after = chamfer_after_icp(pred, gt, mm_per_unit=220.0, face_anchor=anchor, n_points=5000)
     # The floor: the same mesh, unmoved (two independent 5000-point samplings).
-    floor = chamfer_after_icp(gt, gt, mm_per_unit=220.0, face_anchor=anchor, align=False, n_points=5000)
+    floor = chamfer_after_icp(
+        gt, gt, mm_per_unit=220.0, face_anchor=anchor, align=False, n_points=5000
+    )
     assert before.head_mm > floor.head_mm + 1.5
     assert after.head_mm < floor.head_mm + 0.1 and after.face_mm < floor.face_mm + 0.1
     assert np.allclose(after.transform @ T, np.eye(4), atol=5e-3)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shared_utils.cameras.pinhole import PinholeCamera
-from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 from multineus.data.heads import HeadParams, head_sdf
 from multineus.wild.canonical import canonical_landmarks
 from multineus.wild.pnp import PoseEstimationError, estimate_pose
+from shared_utils.cameras.pinhole import PinholeCamera
+from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 
 def test_canonical_landmarks_lie_on_the_face() -> None:
@@ -51,7 +51,9 @@ def test_dlib_finds_68_landmarks_on_a_real_portrait_and_none_on_a_texture() -> N
     lm, box = detect_landmarks(img, name="astronaut")
     assert lm.shape == (68, 2)
     x0, y0, x1, y1 = box
-    assert np.all((lm[:, 0] > x0 - 40) & (lm[:, 0] < x1 + 40) & (lm[:, 1] > y0 - 40) & (lm[:, 1] < y1 + 40))
+    assert np.all(
+        (lm[:, 0] > x0 - 40) & (lm[:, 0] < x1 + 40) & (lm[:, 1] > y0 - 40) & (lm[:, 1] < y1 + 40)
+    )
     assert lm[36, 0] < lm[45, 0]  # right-eye corner left of the left-eye corner in the image
     with pytest.raises(NoFaceError, match="no face found in brick"):
         detect_landmarks(skdata.brick()[..., None].repeat(3, axis=2), name="brick")

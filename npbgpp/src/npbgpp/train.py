@@ -126,14 +126,14 @@ class SceneLoss:
         pred = model.render(descriptors, cam)[None]
         terms = self._image_loss(pred, target)
         loss = self._weighted(terms).to(device)
-        scalars = {k: float(v) for k, v in terms.items()}
+        scalars = {k: float(v.detach()) for k, v in terms.items()}
         if self.cfg.loss.self_supervised_weight > 0:
             own = model.render_self_supervised(points, target[0], cam)[None]
             self_terms = self._image_loss(own, target)
             loss = loss + self.cfg.loss.self_supervised_weight * self._weighted(self_terms).to(
                 device
             )
-            scalars["self_supervised"] = float(self._weighted(self_terms))
+            scalars["self_supervised"] = float(self._weighted(self_terms).detach())
         return loss, scalars
 
 

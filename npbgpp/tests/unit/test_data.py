@@ -121,10 +121,14 @@ def test_colmap_text_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
     for i, (img, c) in enumerate(zip(scene.images, scene.cameras, strict=True)):
         q = _quat_wxyz(c.cam_from_world[:3, :3])
         t = c.cam_from_world[:3, 3]
-        lines.append(f"{i + 1} {' '.join(map(repr, q))} {' '.join(map(repr, t))} 1 v{i}.png\n\n")
+        nums = " ".join(f"{float(v):.17g}" for v in (*q, *t))
+        lines.append(f"{i + 1} {nums} 1 v{i}.png\n\n")
         write_image(tmp_path / "images" / f"v{i}.png", img)
     (model / "images.txt").write_text("".join(lines))
-    pts = "".join(f"{k + 1} {p[0]!r} {p[1]!r} {p[2]!r} 128 64 32 0.5\n" for k, p in enumerate(scene.points[:50]))
+    pts = "".join(
+        f"{k + 1} {p[0]:.9g} {p[1]:.9g} {p[2]:.9g} 128 64 32 0.5\n"
+        for k, p in enumerate(scene.points[:50])
+    )
     (model / "points3D.txt").write_text(pts)
     loaded = load_scene(tmp_path, "colmap")
     _assert_same_views(loaded, scene)

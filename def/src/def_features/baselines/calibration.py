@@ -30,7 +30,10 @@ class ScoreCalibration:
 
 def fit_calibration(score: np.ndarray, distance: np.ndarray, n_bins: int = 32) -> ScoreCalibration:
     """Fit on (P,) training scores and true distances of surface pixels."""
-    score, distance = np.asarray(score, np.float64).ravel(), np.asarray(distance, np.float64).ravel()
+    score, distance = (
+        np.asarray(score, np.float64).ravel(),
+        np.asarray(distance, np.float64).ravel(),
+    )
     ok = np.isfinite(score) & np.isfinite(distance)
     score, distance = score[ok], distance[ok]
     if len(score) < n_bins:

@@ -33,7 +33,7 @@ def pca_sharpness(points: np.ndarray, mask: np.ndarray, window: int = 7) -> np.n
 
     n = box(m)
     s1 = np.stack([box(x[..., i]) for i in range(3)], -1)
-    s2 = np.empty(mask.shape + (3, 3))
+    s2 = np.empty((*mask.shape, 3, 3))
     for i in range(3):
         for j in range(i, 3):
             s2[..., i, j] = s2[..., j, i] = box(x[..., i] * x[..., j])

@@ -12,14 +12,20 @@ from def_features.data.scan import OrthoView, unproject
 BASELINES: tuple[str, ...] = ("pca", "vcm")
 
 
-def patch_points(image: np.ndarray, pose: np.ndarray, pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
+def patch_points(
+    image: np.ndarray, pose: np.ndarray, pixel_size: float
+) -> tuple[np.ndarray, np.ndarray]:
     """World points (H, W, 3) and mask (H, W) of one stored patch."""
     mask = image > 0
-    view = OrthoView(np.linalg.inv(np.asarray(pose, np.float64)), pixel_size, image.shape[1], image.shape[0])
+    view = OrthoView(
+        np.linalg.inv(np.asarray(pose, np.float64)), pixel_size, image.shape[1], image.shape[0]
+    )
     return unproject(view, np.where(mask, image.astype(np.float64), np.inf)), mask
 
 
-def baseline_scores(name: str, arrays: dict[str, np.ndarray], default_pixel_size: float) -> np.ndarray:
+def baseline_scores(
+    name: str, arrays: dict[str, np.ndarray], default_pixel_size: float
+) -> np.ndarray:
     """(N, H, W) sharpness scores of a baseline on every patch (NaN off the surface)."""
     images = arrays["image"]
     poses = arrays["camera_pose"]
@@ -39,7 +45,9 @@ def baseline_scores(name: str, arrays: dict[str, np.ndarray], default_pixel_size
     return out
 
 
-def fit_baseline(name: str, train: dict[str, np.ndarray], default_pixel_size: float) -> ScoreCalibration:
+def fit_baseline(
+    name: str, train: dict[str, np.ndarray], default_pixel_size: float
+) -> ScoreCalibration:
     """Scores on training patches -> a monotone score-to-distance map."""
     scores = baseline_scores(name, train, default_pixel_size)
     mask = (train["image"] > 0) & np.isfinite(scores)
@@ -47,7 +55,11 @@ def fit_baseline(name: str, train: dict[str, np.ndarray], default_pixel_size: fl
 
 
 def predict_baseline(
-    name: str, calib: ScoreCalibration, arrays: dict[str, np.ndarray], default_pixel_size: float, truncation: float = 1.0
+    name: str,
+    calib: ScoreCalibration,
+    arrays: dict[str, np.ndarray],
+    default_pixel_size: float,
+    truncation: float = 1.0,
 ) -> np.ndarray:
     """(N, H, W) distance estimates of a calibrated baseline (``truncation`` where unknown)."""
     scores = baseline_scores(name, arrays, default_pixel_size)

@@ -21,7 +21,11 @@ from def_features.geometry.curves import curves_to_segments
 
 
 def item_from_polylines(
-    item_id: str, vertices: np.ndarray, faces: np.ndarray, polylines: list[np.ndarray], cfg: DataConfig
+    item_id: str,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    polylines: list[np.ndarray],
+    cfg: DataConfig,
 ) -> ShapeItem:
     """Normalise a mesh and its sharp polylines (raw frame) into a ShapeItem."""
     t, s = normalisation(
@@ -45,7 +49,9 @@ def mesh_item(path: str | Path, cfg: DataConfig) -> ShapeItem:
     return item_from_polylines(Path(path).stem, verts, faces, lines, cfg)
 
 
-def abc_item(features: str | Path, meshes: list[Path], cfg: DataConfig, mesh_scale: float = 1.0) -> ShapeItem:
+def abc_item(
+    features: str | Path, meshes: list[Path], cfg: DataConfig, mesh_scale: float = 1.0
+) -> ShapeItem:
     """An ABC item: mesh parts plus the sharp parametric curves of its features file.
 
     ``mesh_scale`` converts the mesh files to the features' units (1000 for the STL

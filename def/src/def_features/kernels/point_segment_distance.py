@@ -31,23 +31,32 @@ except ImportError:  # pragma: no cover - triton missing
 
 
 def _torch_forward(
-    points: torch.Tensor, seg_a: torch.Tensor, seg_b: torch.Tensor, chunk: int = 2048
+    points: torch.Tensor, seg_a: torch.Tensor, seg_b: torch.Tensor, chunk: int = 4096
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Reference: (N,3), (M,3), (M,3) -> untruncated distance (N,), index (N,), closest (N,3)."""
+    """Reference: (N,3), (M,3), (M,3) -> untruncated distance (N,), index (N,), closest (N,3).
+
+    With u = p - a and v = b - a, the squared distance to the clamped projection is
+    ``|u|^2 - 2 t u.v + t^2 |v|^2`` with ``t = clamp(u.v / |v|^2, 0, 1)``; ``u.v`` and
+    ``|u|^2`` expand into (n, 3) x (3, M) products, so no (n, M, 3) temporaries.
+    """
     ab = seg_b - seg_a  # (M, 3)
     ab2 = (ab * ab).sum(-1).clamp_min(1e-30)
+    a_ab = (seg_a * ab).sum(-1)
+    a2 = (seg_a * seg_a).sum(-1)
     dists, idxs, closest = [], [], []
     for start in range(0, points.shape[0], chunk):
         p = points[start : start + chunk]
-        ap = p[:, None, :] - seg_a[None]  # (n, M, 3)
-        t = ((ap * ab[None]).sum(-1) / ab2[None]).clamp(0.0, 1.0)
-        q = seg_a[None] + t[..., None] * ab[None]
-        d2 = ((q - p[:, None, :]) ** 2).sum(-1)
+        uv = p @ ab.T - a_ab  # (n, M)
+        u2 = (p * p).sum(-1, keepdim=True) - 2.0 * (p @ seg_a.T) + a2
+        t = (uv / ab2).clamp(0.0, 1.0)
+        d2 = u2 - 2.0 * t * uv + t * t * ab2
         best = d2.argmin(dim=1)
-        rows = torch.arange(p.shape[0], device=p.device)
-        dists.append(d2[rows, best].sqrt())
+        # Exact recomputation on the winning segment (no cancellation).
+        tb = t.gather(1, best[:, None])
+        q = seg_a[best] + tb * ab[best]
+        dists.append((q - p).norm(dim=-1))
         idxs.append(best)
-        closest.append(q[rows, best])
+        closest.append(q)
     return torch.cat(dists), torch.cat(idxs), torch.cat(closest)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lvt.model.vqvae import VQVAE
 from shared_utils.io.atomic import atomic_path
 
 
@@ -20,7 +21,7 @@ class CodesFormatError(ValueError):
 
 @torch.no_grad()
 def extract_codes(
-    vqvae: torch.nn.Module,
+    vqvae: VQVAE,
     videos: Iterable[tuple[str, np.ndarray]],
     out_dir: str | Path,
     *,
@@ -47,7 +48,7 @@ def extract_codes(
             [
                 vqvae.encode(x[i : i + batch_frames].to(device)).cpu()
                 for i in range(0, len(x), batch_frames)
-            ]  # type: ignore[operator]
+            ]
         )
         path = out_dir / f"{name}.npy"
         with atomic_path(path) as tmp:
@@ -55,7 +56,7 @@ def extract_codes(
                 np.save(f, codes.numpy().astype(np.int16))
         written.append(path)
         index.append({"file": path.name, "shape": list(codes.shape)})
-    meta = {"codebook_size": int(vqvae.cfg.codebook_size), "videos": index}  # type: ignore[union-attr]
+    meta = {"codebook_size": int(vqvae.cfg.codebook_size), "videos": index}
     (out_dir / "index.json").write_text(json.dumps(meta, indent=1))
     return written
 
@@ -72,7 +73,7 @@ class CodesDataset(Dataset):
         files = sorted(self.root.glob("*.npy"))
         if not files:
             raise CodesFormatError(f"{self.root}: no .npy code files")
-        self.arrays = []
+        self.arrays: list[np.ndarray] = []
         self.clips: list[tuple[int, int]] = []
         shape = None
         for f in files:

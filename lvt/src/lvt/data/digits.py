@@ -33,6 +33,8 @@ class MovingDigitsConfig:
     """Maximum speed in pixels per frame along each axis."""
     split: str = "train"
     """"train" uses the first 80% of the 1797 scans, "test" the rest."""
+    coloured: bool = True
+    """Tint each digit with one of five colours (else white digits)."""
     seed: int = 0
     """Random seed."""
 
@@ -77,7 +79,7 @@ def moving_digits(cfg: MovingDigitsConfig) -> np.ndarray:
     for v in range(cfg.n_videos):
         for _ in range(cfg.digits_per_video):
             digit = _upscale(scans[rng.integers(len(scans))], cfg.digit_scale)
-            colour = _COLOURS[rng.integers(len(_COLOURS))]
+            colour = _COLOURS[rng.integers(len(_COLOURS))] if cfg.coloured else _COLOURS[0]
             pos = rng.uniform(0, span, size=2)
             vel = rng.uniform(-cfg.max_speed, cfg.max_speed, size=2)
             vel[np.abs(vel) < 0.5] = 0.5

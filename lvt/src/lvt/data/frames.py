@@ -47,7 +47,7 @@ def read_frame_folder(folder: str | Path, *, size: int | None = None) -> np.ndar
     )
     if not files:
         raise FramesFormatError(f"{folder}: no frames")
-    frames = []
+    frames: list[np.ndarray] = []
     for f in files:
         try:
             img = np.asarray(Image.open(f).convert("RGB"))

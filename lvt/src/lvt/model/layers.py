@@ -59,6 +59,8 @@ def causal_kernel_mask(kernel: Triple) -> torch.Tensor:
 class MaskedConv3d(nn.Module):
     """A 3D convolution whose output at p sees only positions strictly before p in raster order."""
 
+    mask: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, kernel: Triple = (3, 3, 3)) -> None:
         super().__init__()
         self.kernel = kernel
@@ -110,6 +112,9 @@ class BlockSelfAttentionLayer(nn.Module):
     of its block in raster order. Attention logits get a learned bias per head and
     relative offset along each axis (three tables of size 2*b-1).
     """
+
+    rel_index: torch.Tensor
+    allowed: torch.Tensor
 
     def __init__(
         self, dim: int, attention_dim: int, heads: int, ffn_dim: int, block: Triple, masked: bool

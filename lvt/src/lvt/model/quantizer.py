@@ -24,6 +24,10 @@ from torch import nn
 from lvt.kernels.vq_search import quantize_straight_through
 
 
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 @dataclass
 class QuantizerOutput:
     """What the quantiser returns."""
@@ -40,6 +44,10 @@ class QuantizerOutput:
 
 class EMAQuantizer(nn.Module):
     """n_c codebooks of K entries of D/n_c channels, updated by EMA in training mode."""
+
+    codebooks: torch.Tensor
+    ema_count: torch.Tensor
+    ema_sum: torch.Tensor
 
     def __init__(
         self,
@@ -75,6 +83,9 @@ class EMAQuantizer(nn.Module):
         onehot[torch.arange(z.shape[0], device=z.device), idx] = 1.0
         counts = onehot.sum(0)
         sums = onehot.T @ z.float()
+        if _distributed():  # every rank applies the same update from the global batch
+            torch.distributed.all_reduce(counts)
+            torch.distributed.all_reduce(sums)
         self.ema_count[c].mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.ema_sum[c].mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.ema_count[c].sum()
@@ -93,7 +104,9 @@ class EMAQuantizer(nn.Module):
         if dead.numel() == 0 or z.shape[0] == 0:
             return 0
         pick = torch.randint(0, z.shape[0], (dead.numel(),), device=z.device)
-        fresh = z[pick].float()
+        fresh = z[pick].float().contiguous()
+        if _distributed():  # the dead set is identical on every rank; take rank 0's vectors
+            torch.distributed.broadcast(fresh, src=0)
         self.codebooks[c, dead] = fresh
         self.ema_sum[c, dead] = fresh * self.dead_code_threshold
         self.ema_count[c, dead] = self.dead_code_threshold

@@ -71,6 +71,10 @@ class ChannelPredictor(nn.Module):
 class LatentVideoTransformer(nn.Module):
     """p(Z) over latent videos Z in [K]^{T x h x w x n_c}, factorised as in eq. (2)."""
 
+    positions: torch.Tensor
+    code_offsets: torch.Tensor
+    slice_of_position: torch.Tensor
+
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -85,7 +85,7 @@ class RoIPooler(nn.Module):
             (rois.shape[0], features[0].shape[1], self.output_size, self.output_size)
         )
         for lvl, (feature, scale) in enumerate(zip(features, self.scales)):
+            # no data-dependent branch: an empty level pools zero RoIs (keeps tracing exact)
             idx = torch.nonzero(level_of == lvl).flatten()
-            if idx.numel():
-                out[idx] = self._pool(feature, rois[idx], scale).to(out.dtype)
+            out[idx] = self._pool(feature, rois[idx], scale).to(out.dtype)
         return out

@@ -15,13 +15,13 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from multineus.mesh import Mesh, marching_cubes_mesh
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 from shared_utils.render.mesh import TexturedMesh
 from shared_utils.render.raycast import RaycastScene
 from shared_utils.render.renderer import render
-
-from multineus.mesh import Mesh, marching_cubes_mesh
 
 LIGHT_DIR = (-0.4, -0.8, 0.6)
 """World direction towards the light used for every render."""
@@ -86,7 +86,9 @@ class HeadParams:
         return np.asarray(vals, dtype=np.float64)
 
 
-def _ellipsoid(p: np.ndarray, centre: tuple[float, float, float], radii: tuple[float, float, float]) -> np.ndarray:
+def _ellipsoid(
+    p: np.ndarray, centre: tuple[float, float, float], radii: tuple[float, float, float]
+) -> np.ndarray:
     r = np.asarray(radii)
     q = (p - np.asarray(centre)) / r
     return (np.linalg.norm(q, axis=-1) - 1.0) * r.min()
@@ -111,7 +113,8 @@ def head_sdf(params: HeadParams, p: np.ndarray) -> np.ndarray:
     )
     d = _smooth_min(d, jaw, 0.08)
     nose = _ellipsoid(
-        p, (0.0, _front(params) + 0.04, -0.03),
+        p,
+        (0.0, _front(params) + 0.04, -0.03),
         (params.nose_width, params.nose_length + 0.04, 0.09),
     )
     d = _smooth_min(d, nose, 0.03)
@@ -171,7 +174,9 @@ def head_colors(params: HeadParams, p: np.ndarray) -> np.ndarray:
 def head_mesh(params: HeadParams, resolution: int = 96) -> Mesh:
     """Marching-cubes mesh of the head with vertex colours."""
     return marching_cubes_mesh(
-        lambda q: head_sdf(params, q), resolution=resolution, bound=0.75,
+        lambda q: head_sdf(params, q),
+        resolution=resolution,
+        bound=0.75,
         color_fn=lambda v: head_colors(params, v),
     )
 
@@ -193,12 +198,14 @@ def frontal_cameras(
     """
     rng = np.random.default_rng(seed)
     K = intrinsics_from_fov(fov_deg, image_size, image_size)
-    yaws = [0.0] + list(np.linspace(-yaw_range, yaw_range, max(n - 1, 1)))[: n - 1]
-    pitches = [5.0] + list(rng.uniform(*pitch_range, size=n - 1))
+    yaws = [0.0, *list(np.linspace(-yaw_range, yaw_range, max(n - 1, 1)))[: n - 1]]
+    pitches = [5.0, *rng.uniform(*pitch_range, size=n - 1)]
     cams = []
     for yaw, pitch in zip(yaws, pitches, strict=True):
         a, b = math.radians(yaw), math.radians(pitch)
-        eye = distance * np.array([math.sin(a) * math.cos(b), -math.cos(a) * math.cos(b), math.sin(b)])
+        eye = distance * np.array(
+            [math.sin(a) * math.cos(b), -math.cos(a) * math.cos(b), math.sin(b)]
+        )
         cams.append(PinholeCamera(K, look_at(tuple(eye), (0.0, 0.0, 0.0)), image_size, image_size))
     return cams
 
@@ -219,10 +226,14 @@ class HeadScene:
     """Ground-truth surface with vertex colours."""
 
 
-def render_head(params: HeadParams, cameras: list[PinholeCamera], *, mesh_resolution: int = 96) -> HeadScene:
+def render_head(
+    params: HeadParams, cameras: list[PinholeCamera], *, mesh_resolution: int = 96
+) -> HeadScene:
     """Render a head from every camera with the shared renderer."""
     mesh = head_mesh(params, mesh_resolution)
-    scene = RaycastScene([TexturedMesh(mesh.vertices, mesh.faces, vertex_colors=mesh.vertex_colors)])
+    scene = RaycastScene(
+        [TexturedMesh(mesh.vertices, mesh.faces, vertex_colors=mesh.vertex_colors)]
+    )
     images, masks = [], []
     for cam in cameras:
         out = render(scene, cam, light_dir=LIGHT_DIR, ambient=0.45, nthreads=1)

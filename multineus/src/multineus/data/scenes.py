@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from shared_utils.cameras.pinhole import PinholeCamera
 from torch.utils.data import Dataset
+
+from shared_utils.cameras.pinhole import PinholeCamera
 
 
 @dataclass
@@ -32,7 +33,9 @@ class SceneViews:
     def __post_init__(self) -> None:
         V = self.images.shape[0]
         if self.images.dim() != 4 or self.images.shape[-1] != 3:
-            raise ValueError(f"SceneViews.images must be (V, H, W, 3), got {tuple(self.images.shape)}")
+            raise ValueError(
+                f"SceneViews.images must be (V, H, W, 3), got {tuple(self.images.shape)}"
+            )
         if self.masks.shape != self.images.shape[:3]:
             raise ValueError(
                 f"SceneViews.masks must be {tuple(self.images.shape[:3])} to match the images, "
@@ -45,7 +48,9 @@ class SceneViews:
             )
 
     @staticmethod
-    def from_arrays(images: np.ndarray, masks: np.ndarray, cameras: list[PinholeCamera]) -> SceneViews:
+    def from_arrays(
+        images: np.ndarray, masks: np.ndarray, cameras: list[PinholeCamera]
+    ) -> SceneViews:
         """From numpy images (V, H, W, 3), masks (V, H, W) and V cameras."""
         if len(cameras) != len(images):
             raise ValueError(f"SceneViews: {len(images)} images but {len(cameras)} cameras")
@@ -69,14 +74,21 @@ class SceneViews:
 
     def select(self, views: list[int]) -> SceneViews:
         """A scene with only the given views."""
-        return SceneViews(self.images[views], self.masks[views], self.K[views], self.cam_from_world[views])
+        return SceneViews(
+            self.images[views], self.masks[views], self.K[views], self.cam_from_world[views]
+        )
 
 
 class RayBatches(Dataset[dict[str, torch.Tensor]]):
     """``length`` batches of ``rays`` pixels; batch i comes from scene ``i % S``."""
 
     def __init__(
-        self, scenes: list[SceneViews], *, rays: int, length: int, seed: int = 0,
+        self,
+        scenes: list[SceneViews],
+        *,
+        rays: int,
+        length: int,
+        seed: int = 0,
         scene_ids: list[int] | None = None,
     ) -> None:
         """Args: scenes; rays per batch; number of batches; seed; the model's scene

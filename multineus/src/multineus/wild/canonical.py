@@ -29,7 +29,14 @@ def template_xz() -> np.ndarray:
         pts.append((float(x), -0.07 + 0.01 * (1 - abs(x) / 0.05)))
     for side in (-1.0, 1.0):  # eyes 36-41, 42-47 (corner, upper x2, corner, lower x2)
         cx = side * 0.12
-        ring = [(-0.04, 0.0), (-0.015, 0.018), (0.015, 0.018), (0.04, 0.0), (0.015, -0.018), (-0.015, -0.018)]
+        ring = [
+            (-0.04, 0.0),
+            (-0.015, 0.018),
+            (0.015, 0.018),
+            (0.04, 0.0),
+            (0.015, -0.018),
+            (-0.015, -0.018),
+        ]
         for dx, dz in ring:
             pts.append((cx + dx, 0.07 + dz))
     for k in range(12):  # outer lips 48-59

@@ -33,7 +33,9 @@ def dlib_predictor_path() -> Path:
     return path
 
 
-def detect_landmarks(image: np.ndarray, *, upsample: int = 1, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
+def detect_landmarks(
+    image: np.ndarray, *, upsample: int = 1, name: str = "image"
+) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks of the largest face.
 
     Args:

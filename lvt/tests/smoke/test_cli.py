@@ -1,0 +1,57 @@
+"""The command line: --help documents every command, and the commands chain on a tiny run
+(train-vqvae -> extract-codes -> train -> sample -> eval)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lvt.cli import build_parser, main
+
+COMMANDS = ["train-vqvae", "extract-codes", "train", "sample", "eval", "demo"]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in text
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: lvt " + command in capsys.readouterr().out
+
+
+def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data", "digits", "--size", "32", "--frames", "8", "--max-videos", "4"]
+    common = ["--steps", "2", "--batch-size", "4", "--device", "cpu"]
+    main(["train-vqvae", "--preset", "tiny", *data, *common, "--out", str(tmp_path / "vq")])
+    assert (tmp_path / "vq" / "model.pt").is_file()
+    main(["extract-codes", "--vqvae", str(tmp_path / "vq" / "model.pt"), *data, "--out", str(tmp_path / "codes")])
+    assert len(list((tmp_path / "codes").glob("*.npy"))) == 4
+    main(["train", "--preset", "tiny", "--codes", str(tmp_path / "codes"), *common, "--out", str(tmp_path / "tr")])
+    assert (tmp_path / "tr" / "model.pt").is_file()
+    gif = tmp_path / "samples.gif"
+    main([
+        "sample", "--transformer", str(tmp_path / "tr" / "model.pt"), "--vqvae", str(tmp_path / "vq" / "model.pt"),
+        "--codes", str(tmp_path / "codes"), "--num", "1", "--out", str(gif),
+    ])  # fmt: skip
+    assert gif.is_file() and gif.stat().st_size > 0
+    out = tmp_path / "eval.json"
+    capsys.readouterr()
+    main([
+        "eval", "--transformer", str(tmp_path / "tr" / "model.pt"), "--codes", str(tmp_path / "codes"),
+        "--vqvae", str(tmp_path / "vq" / "model.pt"), *data, "--split", "test", "--out", str(out),
+    ])  # fmt: skip
+    results = json.loads(out.read_text())
+    assert 0.0 < results["bits_per_dim"] < 10.0
+    assert set(results["vqvae"]) == {"psnr", "ssim"} and set(results["copy_last_frame"]) == {"psnr", "ssim"}
+    assert "i3d-weights" in results["fvd"]
+
+
+def test_parser_rejects_unknown_preset() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--preset", "nope", "--codes", "x", "--out", "y"])

@@ -1,0 +1,123 @@
+"""Training data items, the loss function, model and descriptor files, the CLI help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from shared_utils.io.meshes import read_point_cloud
+from shared_utils.kernels import assert_close
+
+from npbgpp.cli import main
+from npbgpp.config import PRESETS, preset
+from npbgpp.data.scene import Scene
+from npbgpp.descriptors_io import export_ply, load_descriptors, save_descriptors
+from npbgpp.losses import VGGPerceptual, downsampled_l1
+from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
+from npbgpp.train import SceneLoss, TargetViews, first_item, load_model, save_model
+
+
+def _toy_scene(views: int = 4, size: int = 32) -> Scene:
+    from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras
+
+    g = np.random.default_rng(0)
+    K = intrinsics_from_fov(45.0, size, size)
+    cams = orbit_cameras(views, 2.8, 30.0, K, size, size)
+    images = g.random((views, size, size, 3)).astype(np.float32)
+    return Scene("toy", images, cams, (g.random((300, 3)) - 0.5).astype(np.float32))
+
+
+def test_presets_follow_the_paper() -> None:
+    paper = preset("paper")
+    assert paper.model.encoder == "spnasnet_100"
+    assert paper.model.decoder_channels == (256, 128, 64, 32, 16)
+    assert paper.model.refiner_channels == (16, 32, 48, 64, 80) and paper.model.num_scales == 5
+    assert (paper.model.descriptor_dim, paper.model.num_basis) == (8, 6)
+    assert paper.model.harmonic_frequencies == 3 and paper.model.ridge_alpha == 1.0
+    assert paper.lr == 1e-4 and paper.crop_size == 256 and paper.loss.l1_downsample == 4
+    assert set(PRESETS) == {"tiny", "paper"}
+    a = preset("tiny")
+    a.model.descriptor_dim = 99
+    assert preset("tiny").model.descriptor_dim == 8  # presets are copied
+
+
+def test_target_views_items() -> None:
+    scene = _toy_scene()
+    ds = TargetViews([scene, scene], source_views=2, crop_size=16, seed=3)
+    assert len(ds) == 8
+    for i in range(len(ds)):
+        item = ds[i]
+        assert int(item["target"]) not in item["sources"].tolist()
+        assert len(set(item["sources"].tolist())) == 2
+        y0, x0, h, w = item["crop"].tolist()
+        assert (h, w) == (16, 16) and 0 <= y0 <= 16 and 0 <= x0 <= 16
+        assert torch.equal(ds[i]["sources"], item["sources"])  # deterministic
+    assert first_item([ds[0]]) is not None
+    with pytest.raises(ValueError, match="one target view"):
+        first_item([ds[0], ds[1]])
+
+
+def test_loss_function_and_a_few_steps_reduce_it() -> None:
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    cfg.crop_size = 24
+    scene = _toy_scene()
+    model = NPBGPP(cfg.model, implementation="torch")
+    loss_fn = SceneLoss([scene], cfg)
+    batch = TargetViews([scene], 2, 24)[0]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(6):
+        opt.zero_grad()
+        loss, scalars = loss_fn(model, batch, 0)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert set(scalars) == {"l1", "ssim", "self_supervised"}
+    assert losses[-1] < losses[0]
+
+
+def test_downsampled_l1_value() -> None:
+    a = torch.zeros(1, 3, 8, 8)
+    b = torch.zeros(1, 3, 8, 8)
+    b[..., :4, :4] = 1.0  # one 4x4 block: after pooling one of four cells differs by 1
+    assert_close(downsampled_l1(a, b, 4), torch.tensor(0.25))
+
+
+def test_vgg_loss_needs_local_weights(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="vgg19_weights"):
+        VGGPerceptual(tmp_path / "vgg19.pth")
+
+
+def test_model_and_descriptor_files_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = preset("tiny").model
+    model = NPBGPP(cfg)
+    save_model(model, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+    desc = SceneDescriptors(
+        torch.rand(10, 3), torch.rand(10, 8), torch.rand(10, 6, 8), torch.arange(10) * 2
+    )
+    save_descriptors(tmp_path / "d.h5", desc)
+    back = load_descriptors(tmp_path / "d.h5")
+    for name in ("points", "beta0", "beta", "source_index"):
+        assert torch.equal(getattr(back, name), getattr(desc, name)), name
+    export_ply(tmp_path / "d.ply", desc)
+    cloud = read_point_cloud(tmp_path / "d.ply")
+    np.testing.assert_allclose(cloud.points, desc.points.numpy(), atol=1e-6)
+    assert cloud.colors is not None and cloud.colors.min() >= 0 and cloud.colors.max() <= 1
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("train", "model", "render", "eval", "export", "demo"):
+        assert command in text
