@@ -54,28 +54,47 @@ def measure(cfg) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latent_vs_pixel.json")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "latent_vs_pixel.json"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     latent = get_preset("paper").transformer
     pixel = dataclasses.replace(
-        latent, video_shape=(16, 64, 64), subscale=(4, 8, 8), encoder_kernel=(5, 9, 9), n_codebooks=3, codebook_size=256
+        latent,
+        video_shape=(16, 64, 64),
+        subscale=(4, 8, 8),
+        encoder_kernel=(5, 9, 9),
+        n_codebooks=3,
+        codebook_size=256,
     )
-    rows = {"latent (16x16x16 x 4 codes)": measure(latent), "pixels (16x64x64 x 3 channels)": measure(pixel)}
+    rows = {
+        "latent (16x16x16 x 4 codes)": measure(latent),
+        "pixels (16x64x64 x 3 channels)": measure(pixel),
+    }
     names = list(rows)
     print(f"{'model':<32} {'decisions':>10} {'GFLOPs/video':>13} {'s/video':>9}")
     for name, row in rows.items():
-        print(f"{name:<32} {row['sequential_decisions']:>10} {row['gflops_per_video']:>13.1f} {row['seconds_per_video']:>9.2f}")
+        print(
+            f"{name:<32} {row['sequential_decisions']:>10} {row['gflops_per_video']:>13.1f} {row['seconds_per_video']:>9.2f}"
+        )
     a, b = rows[names[0]], rows[names[1]]
     ratios = {
         "flops_pixel_over_latent": b["gflops_per_video"] / a["gflops_per_video"],
         "time_pixel_over_latent": b["seconds_per_video"] / a["seconds_per_video"],
-        "sampling_decisions_pixel_over_latent": b["sequential_decisions"] / a["sequential_decisions"],
+        "sampling_decisions_pixel_over_latent": b["sequential_decisions"]
+        / a["sequential_decisions"],
     }
     print(json.dumps(ratios, indent=1))
-    result = {"machine": f"{platform.processor() or platform.machine()}, cpu, {args.threads} thread(s)", "models": rows, "ratios": ratios}
+    result = {
+        "machine": f"{platform.processor() or platform.machine()}, cpu, {args.threads} thread(s)",
+        "models": rows,
+        "ratios": ratios,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
 

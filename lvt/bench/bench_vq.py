@@ -32,8 +32,12 @@ def _time(fn: Callable[[], object], device: str, repeat: int = 5) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=65536, help="vectors to quantise (16x16 latents x 256 frames)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=65536, help="vectors to quantise (16x16 latents x 256 frames)"
+    )
     parser.add_argument("--codes", type=int, default=512)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--device", default="cpu")

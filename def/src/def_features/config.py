@@ -105,7 +105,7 @@ def _paper() -> DefConfig:
 
 def _tiny() -> DefConfig:
     return DefConfig(
-        data=DataConfig(pixel_size=0.05, views_per_shape=24, curve_sample_spacing=0.02),
+        data=DataConfig(pixel_size=0.02, views_per_shape=24, curve_sample_spacing=0.02),
         model=ModelConfig(encoder="resnet10t", decoder_channels=(32, 16, 16, 16), n_bins=60),
         optim=OptimConfig(lr=2e-3, steps=300, batch_size=8),
     )

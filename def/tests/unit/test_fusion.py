@@ -25,33 +25,33 @@ def test_sphere_directions_are_unit_and_spread() -> None:
 def test_fusing_exact_predictions_keeps_them_exact(mode: str) -> None:
     cfg = preset("tiny").data
     item = procedural_item(5, cfg)
-    views = scan_views(item.vertices, item.faces, 4, 0.1, 32)
+    views = scan_views(item.vertices, item.faces, 4, 0.2, 32)
     preds = []
     for _, sc in views:
         p = np.full(sc.depth.shape, 1.0)
         p[sc.mask] = true_distances(sc.points[sc.mask], item, 1.0)
         preds.append(p)
-    field = fuse_views(views, preds, tolerance=0.05, mode=mode, implementation="torch")
+    field = fuse_views(views, preds, tolerance=0.1, mode=mode, implementation="torch")
     gt = true_distances(field.points, item, 1.0)
     np.testing.assert_allclose(field.single_view, gt, atol=1e-9)
     if mode == "min":
         assert (field.fused <= field.single_view + 1e-6).all()
     # Carried values come from points within a pixel of each target point.
     err = np.abs(field.fused - gt)
-    assert np.quantile(err, 0.99) < 0.1 * 1.5 and err.mean() < 0.02
+    assert np.quantile(err, 0.99) < 0.2 * 1.5 and err.mean() < 0.04
 
 
 def test_fusing_a_pessimistic_view_is_corrected_by_others() -> None:
     cfg = preset("tiny").data
     item = procedural_item(5, cfg)
-    views = scan_views(item.vertices, item.faces, 6, 0.1, 32)
+    views = scan_views(item.vertices, item.faces, 5, 0.2, 32)
     preds = []
     for k, (_, sc) in enumerate(views):
         p = np.full(sc.depth.shape, 1.0)
         if k > 0:  # view 0 predicts "no feature" everywhere
             p[sc.mask] = true_distances(sc.points[sc.mask], item, 1.0)
         preds.append(p)
-    field = fuse_views(views, preds, tolerance=0.05, implementation="torch")
+    field = fuse_views(views, preds, tolerance=0.1, implementation="torch")
     v0 = field.view_index == 0
     gt = true_distances(field.points[v0], item, 1.0)
     assert np.abs(field.single_view[v0] - gt).mean() > 0.2

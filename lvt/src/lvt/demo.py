@@ -42,6 +42,7 @@ def _videos(cfg: DemoConfig, split: str, n: int) -> np.ndarray:
             digit_scale=max(1, cfg.image_size // 16),
             max_speed=cfg.image_size / 16,
             split=split,
+            coloured=False,
             seed=cfg.seed + (0 if split == "train" else 1),
         )
     )
@@ -158,7 +159,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> dict[str, An
 
     section = ReportSection(out, "LVT: Latent Video Transformer", "lvt")
     section.text(
-        f"Moving handwritten digits (scikit-learn's real 8x8 scans), {cfg.frames} frames of "
+        f"Moving white handwritten digits (scikit-learn's real 8x8 scans), {cfg.frames} frames of "
         f"{cfg.image_size}x{cfg.image_size}. A VQ-VAE ({vq_cfg.n_codebooks} codebooks of "
         f"{vq_cfg.codebook_size}) maps each frame to {latent}x{latent}x{vq_cfg.n_codebooks} codes; "
         f"a video transformer with subscale {tr_cfg.subscale} models the codes. "

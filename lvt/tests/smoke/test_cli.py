@@ -30,9 +30,29 @@ def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixt
     common = ["--steps", "2", "--batch-size", "4", "--device", "cpu"]
     main(["train-vqvae", "--preset", "tiny", *data, *common, "--out", str(tmp_path / "vq")])
     assert (tmp_path / "vq" / "model.pt").is_file()
-    main(["extract-codes", "--vqvae", str(tmp_path / "vq" / "model.pt"), *data, "--out", str(tmp_path / "codes")])
+    main(
+        [
+            "extract-codes",
+            "--vqvae",
+            str(tmp_path / "vq" / "model.pt"),
+            *data,
+            "--out",
+            str(tmp_path / "codes"),
+        ]
+    )
     assert len(list((tmp_path / "codes").glob("*.npy"))) == 4
-    main(["train", "--preset", "tiny", "--codes", str(tmp_path / "codes"), *common, "--out", str(tmp_path / "tr")])
+    main(
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--codes",
+            str(tmp_path / "codes"),
+            *common,
+            "--out",
+            str(tmp_path / "tr"),
+        ]
+    )
     assert (tmp_path / "tr" / "model.pt").is_file()
     gif = tmp_path / "samples.gif"
     main([
@@ -48,7 +68,10 @@ def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixt
     ])  # fmt: skip
     results = json.loads(out.read_text())
     assert 0.0 < results["bits_per_dim"] < 10.0
-    assert set(results["vqvae"]) == {"psnr", "ssim"} and set(results["copy_last_frame"]) == {"psnr", "ssim"}
+    assert set(results["vqvae"]) == {"psnr", "ssim"} and set(results["copy_last_frame"]) == {
+        "psnr",
+        "ssim",
+    }
     assert "i3d-weights" in results["fvd"]
 
 

@@ -96,6 +96,6 @@ def test_a_few_steps_reduce_the_reconstruction_error(n_codebooks: int) -> None:
         opt.zero_grad()
         out.loss.backward()
         opt.step()
-        first = float(out.reconstruction_loss) if first is None else first
+        first = float(out.reconstruction_loss.detach()) if first is None else first
     assert float(out.reconstruction_loss) < 0.5 * first
     assert model.encode(x).shape == (8, 4, 4, n_codebooks)

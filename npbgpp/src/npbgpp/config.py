@@ -104,6 +104,9 @@ class Config:
     """Side of the random square crop of the target view (clipped to the image)."""
     source_views: int = 4
     """Source views aggregated into descriptors per training step."""
+    color_augment: bool = True
+    """Per step, permute the colour channels and scale them (0.7-1.3) in every view of the
+    scene, so colour must travel through the descriptors instead of being memorised."""
     run_dir: str = "runs/npbgpp"
     """Run folder (config, checkpoints, metrics, model.pt)."""
     scenes: tuple[str, ...] = ()
@@ -136,8 +139,9 @@ def tiny_config() -> Config:
             tensorboard=False,
             deterministic=False,
             device="cpu",
+            grad_clip=1.0,
         ),
-        lr=2e-3,
+        lr=1e-3,
         crop_size=32,
         source_views=3,
     )

@@ -38,12 +38,20 @@ class TargetViews(Dataset[dict[str, torch.Tensor]]):
     the same in every epoch and on every rank.
     """
 
-    def __init__(self, scenes: Sequence[Scene], source_views: int, crop_size: int, seed: int = 0):
+    def __init__(
+        self,
+        scenes: Sequence[Scene],
+        source_views: int,
+        crop_size: int,
+        seed: int = 0,
+        color_augment: bool = False,
+    ):
         self.items = [(s, t) for s, scene in enumerate(scenes) for t in range(len(scene))]
         self.scenes = scenes
         self.source_views = source_views
         self.crop_size = crop_size
         self.seed = seed
+        self.color_augment = color_augment
 
     def __len__(self) -> int:
         return len(self.items)
@@ -59,7 +67,14 @@ class TargetViews(Dataset[dict[str, torch.Tensor]]):
         ch, cw = min(self.crop_size, h), min(self.crop_size, w)
         y0 = int(torch.randint(0, h - ch + 1, (1,), generator=g))
         x0 = int(torch.randint(0, w - cw + 1, (1,), generator=g))
+        if self.color_augment:
+            perm = torch.randperm(3, generator=g)
+            gain = 0.7 + 0.6 * torch.rand(3, generator=g)
+        else:
+            perm, gain = torch.arange(3), torch.ones(3)
         return {
+            "perm": perm,
+            "gain": gain,
             "scene": torch.tensor(s),
             "target": torch.tensor(t),
             "sources": sources,
@@ -113,14 +128,16 @@ class SceneLoss:
         if key not in self._points:
             self._points[key] = scene.point_tensor(device)
         points = self._points[key]
-        views = [
-            (scene.image_tensor(int(v), device), scene.camera(int(v), device))
-            for v in batch["sources"]
-        ]
+        perm, gain = batch["perm"], batch["gain"].to(device)[:, None, None]
+
+        def image(i: int) -> torch.Tensor:
+            return (scene.image_tensor(i, device)[perm] * gain).clamp(0, 1)
+
+        views = [(image(int(v)), scene.camera(int(v), device)) for v in batch["sources"]]
         t = int(batch["target"])
         y0, x0, ch, cw = (int(v) for v in batch["crop"])
         cam = scene.camera(t, device).crop(x0, y0, ch, cw)
-        target = scene.image_tensor(t, device)[:, y0 : y0 + ch, x0 : x0 + cw][None]
+        target = image(t)[:, y0 : y0 + ch, x0 : x0 + cw][None]
 
         descriptors = model.model_scene(points, views)
         pred = model.render(descriptors, cam)[None]
@@ -167,7 +184,9 @@ def train(
         raise ValueError("train: no training scenes")
     torch.manual_seed(cfg.trainer.seed)
     model = NPBGPP(cfg.model)
-    dataset = TargetViews(scenes, cfg.source_views, cfg.crop_size, cfg.trainer.seed)
+    dataset = TargetViews(
+        scenes, cfg.source_views, cfg.crop_size, cfg.trainer.seed, cfg.color_augment
+    )
     trainer = Trainer(
         cfg.trainer,
         model=model,

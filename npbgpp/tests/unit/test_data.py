@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared_utils.cameras.conventions import opengl_c2w_from_opencv
-from shared_utils.io.images import write_image
-from shared_utils.io.meshes import write_point_cloud
 
 from npbgpp.data.loaders import load_scene
 from npbgpp.data.scene import Scene, SceneError
 from npbgpp.data.synthetic import make_scene
+from shared_utils.cameras.conventions import opengl_c2w_from_opencv
+from shared_utils.io.images import write_image
+from shared_utils.io.meshes import write_point_cloud
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from shared_utils.io.meshes import read_point_cloud
-from shared_utils.kernels import assert_close
 
 from npbgpp.cli import main
 from npbgpp.config import PRESETS, preset
@@ -17,6 +15,8 @@ from npbgpp.descriptors_io import export_ply, load_descriptors, save_descriptors
 from npbgpp.losses import VGGPerceptual, downsampled_l1
 from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
 from npbgpp.train import SceneLoss, TargetViews, first_item, load_model, save_model
+from shared_utils.io.meshes import read_point_cloud
+from shared_utils.kernels import assert_close
 
 
 def _toy_scene(views: int = 4, size: int = 32) -> Scene:
@@ -45,7 +45,7 @@ def test_presets_follow_the_paper() -> None:
 
 def test_target_views_items() -> None:
     scene = _toy_scene()
-    ds = TargetViews([scene, scene], source_views=2, crop_size=16, seed=3)
+    ds = TargetViews([scene, scene], source_views=2, crop_size=16, seed=3, color_augment=True)
     assert len(ds) == 8
     for i in range(len(ds)):
         item = ds[i]
@@ -54,6 +54,8 @@ def test_target_views_items() -> None:
         y0, x0, h, w = item["crop"].tolist()
         assert (h, w) == (16, 16) and 0 <= y0 <= 16 and 0 <= x0 <= 16
         assert torch.equal(ds[i]["sources"], item["sources"])  # deterministic
+        assert sorted(item["perm"].tolist()) == [0, 1, 2]
+        assert bool(((item["gain"] >= 0.7) & (item["gain"] <= 1.3)).all())
     assert first_item([ds[0]]) is not None
     with pytest.raises(ValueError, match="one target view"):
         first_item([ds[0], ds[1]])

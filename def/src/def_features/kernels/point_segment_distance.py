@@ -37,8 +37,11 @@ def _torch_forward(
 
     With u = p - a and v = b - a, the squared distance to the clamped projection is
     ``|u|^2 - 2 t u.v + t^2 |v|^2`` with ``t = clamp(u.v / |v|^2, 0, 1)``; ``u.v`` and
-    ``|u|^2`` expand into (n, 3) x (3, M) products, so no (n, M, 3) temporaries.
+    ``|u|^2`` expand into (n, 3) x (3, M) products, so no (n, M, 3) temporaries. The
+    expansion cancels, so it runs in float64 whatever the input precision.
     """
+    dtype = points.dtype
+    points, seg_a, seg_b = points.double(), seg_a.double(), seg_b.double()
     ab = seg_b - seg_a  # (M, 3)
     ab2 = (ab * ab).sum(-1).clamp_min(1e-30)
     a_ab = (seg_a * ab).sum(-1)
@@ -57,7 +60,7 @@ def _torch_forward(
         dists.append((q - p).norm(dim=-1))
         idxs.append(best)
         closest.append(q)
-    return torch.cat(dists), torch.cat(idxs), torch.cat(closest)
+    return torch.cat(dists).to(dtype), torch.cat(idxs), torch.cat(closest).to(dtype)
 
 
 if triton is not None:

@@ -1,0 +1,1 @@
+"""The networks: VQ-VAE, quantiser, subscale slicing, transformer layers and model."""

@@ -68,6 +68,60 @@ class _StageTaps(nn.Module):
         return feats
 
 
+def _split_at_pwl(block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a timm inverted-residual / edge-residual block, also returning the input of its
+    conv_pwl (the 'expansion' feature). Mirrors timm's block forwards without hooks."""
+    b: Any = block
+    shortcut = x
+    if hasattr(b, "conv_dw"):  # InvertedResidual
+        if getattr(b, "conv_s2d", None) is not None:
+            x = b.bn_s2d(b.conv_s2d(x))
+        x = b.se(b.aa(b.bn2(b.conv_dw(b.bn1(b.conv_pw(x))))))
+        tap = x
+        x = b.bn3(b.conv_pwl(x))
+    else:  # EdgeResidual
+        x = b.se(b.aa(b.bn1(b.conv_exp(x))))
+        tap = x
+        x = b.bn2(b.conv_pwl(x))
+    if b.has_skip:
+        x = b.drop_path(x) + shortcut
+    return x, tap
+
+
+class _ExpansionTaps(nn.Module):
+    """Stem + blocks of an EfficientNet-style model, returning the inputs of the conv_pwl of
+    the tap blocks (timm's feature_location='expansion') without forward hooks, so that the
+    backbone stays FX-traceable (int8 quantisation)."""
+
+    def __init__(self, net: nn.Module, tap_modules: list[str], name: str) -> None:
+        super().__init__()
+        taps = []
+        for mod in tap_modules:
+            parts = mod.split(".")
+            if len(parts) != 4 or parts[0] != "blocks" or parts[3] != "conv_pwl":
+                raise ValueError(f"backbone {name!r}: unsupported expansion tap {mod!r}")
+            taps.append((int(parts[1]), int(parts[2])))
+        self.stem = nn.Sequential(cast(nn.Module, net.conv_stem), cast(nn.Module, net.bn1))
+        blocks = list(cast(nn.Sequential, net.blocks))
+        # keep every block the features_only model holds (the paper counts them all)
+        self.stages = nn.ModuleList(blocks)
+        self.taps = taps
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        feats = []
+        for si, stage in enumerate(self.stages):
+            for bi, block in enumerate(cast(nn.Sequential, stage)):
+                if (si, bi) in self.taps:
+                    x, tap = _split_at_pwl(block, x)
+                    feats.append(tap)
+                    if len(feats) == len(self.taps):
+                        return feats
+                else:
+                    x = block(x)
+        return feats
+
+
 class TimmBackbone(nn.Module):
     """A timm network returning its C2..C5 feature maps.
 
@@ -97,10 +151,13 @@ class TimmBackbone(nn.Module):
             body = timm.create_model(
                 name, pretrained=False, features_only=True, out_indices=(1, 2, 3, 4), **kwargs
             )
-            reductions = list(body.feature_info.reduction())  # type: ignore[union-attr,operator]
+            info: Any = body.feature_info
+            reductions = list(info.reduction())
             if reductions != [4, 8, 16, 32]:
                 raise ValueError(f"backbone {name!r} gives strides {reductions}, expected 4..32")
-            channels = list(body.feature_info.channels())  # type: ignore[union-attr,operator]
+            channels = list(info.channels())
+            if feature_location == "expansion":
+                body = _ExpansionTaps(timm.create_model(name, pretrained=False), list(info.module_name()), name)
         if norm == "frozen_bn":
             body = freeze_batch_norm_2d(body)
         self.body = body
@@ -109,4 +166,5 @@ class TimmBackbone(nn.Module):
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """(B, 3, H, W) normalised images -> [C2 (B, c2, H/4, W/4), ..., C5 (B, c5, H/32, W/32)]."""
-        return list(self.body(images))
+        feats: list[torch.Tensor] = self.body(images)  # already a list; list() breaks FX tracing
+        return feats

@@ -83,7 +83,9 @@ class BiFPN(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """[C2..C5] -> {'p2': (B, C, H/4, W/4), ..., 'p5', 'p6': (B, C, H/64, W/64)}."""
-        l2, l3, l4, l5 = (lat(f) for lat, f in zip(self.laterals, feats))
+        # explicit indexing (not iteration) keeps the module FX-traceable for quantisation
+        l2, l3 = self.laterals[0](feats[0]), self.laterals[1](feats[1])
+        l4, l5 = self.laterals[2](feats[2]), self.laterals[3](feats[3])
         p4_td = self.p4_td(self.fuse_p4_td([l4, _up(l5, l4)]))
         p3_td = self.p3_td(self.fuse_p3_td([l3, _up(p4_td, l3)]))
         p2 = self.p2_out(self.fuse_p2([l2, _up(p3_td, l2)]))

@@ -34,9 +34,10 @@ class FPN(nn.Module):
 
     def forward(self, feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """[C2..C5] -> {'p2': (B, C, H/4, W/4), ..., 'p5', 'p6': (B, C, H/64, W/64)}."""
-        top = self.laterals[-1](feats[-1])
-        outs = [self.outputs[-1](top)]
-        for i in range(len(feats) - 2, -1, -1):
+        n = len(self.laterals)  # not len(feats): keeps the module FX-traceable
+        top = self.laterals[n - 1](feats[n - 1])
+        outs = [self.outputs[n - 1](top)]
+        for i in range(n - 2, -1, -1):
             lateral = self.laterals[i](feats[i])
             top = lateral + F.interpolate(top, size=lateral.shape[-2:], mode="nearest")
             outs.insert(0, self.outputs[i](top))

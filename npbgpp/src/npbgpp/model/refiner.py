@@ -38,7 +38,8 @@ class GatedBlock(nn.Sequential):
 
 
 class Refiner(nn.Module):
-    """Multi-scale rasters -> (B, 3, H, W) image in [0, 1]."""
+    """Multi-scale rasters -> (B, 3, H, W) image (a linear head: no saturating output
+    that could stall training on dark backgrounds; clamp to [0, 1] for display)."""
 
     def __init__(self, in_channels: int, filters: Sequence[int] = (16, 32, 48, 64, 80)):
         super().__init__()
@@ -70,4 +71,4 @@ class Refiner(nn.Module):
         for block, skip in zip(self.up, skips[-2::-1], strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], 1))
-        return torch.sigmoid(self.head(x))
+        return self.head(x)  # type: ignore[no-any-return]
