@@ -54,7 +54,9 @@ class ExportCore(nn.Module):
         return (logits, box_deltas, out.coarse, out.fine, out.u, out.v, *objectness, *deltas)
 
 
-def example_inputs(model: DensePoseRCNN, height: int = 128, width: int = 160, n_rois: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def example_inputs(
+    model: DensePoseRCNN, height: int = 128, width: int = 160, n_rois: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed (image, rois) pair for tracing and checks."""
     g = torch.Generator().manual_seed(0)
     images = torch.randn(1, 3, height, width, generator=g)

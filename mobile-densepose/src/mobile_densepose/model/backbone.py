@@ -157,7 +157,9 @@ class TimmBackbone(nn.Module):
                 raise ValueError(f"backbone {name!r} gives strides {reductions}, expected 4..32")
             channels = list(info.channels())
             if feature_location == "expansion":
-                body = _ExpansionTaps(timm.create_model(name, pretrained=False), list(info.module_name()), name)
+                body = _ExpansionTaps(
+                    timm.create_model(name, pretrained=False), list(info.module_name()), name
+                )
         if norm == "frozen_bn":
             body = freeze_batch_norm_2d(body)
         self.body = body

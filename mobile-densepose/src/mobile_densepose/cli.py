@@ -1,0 +1,243 @@
+"""mobile-densepose: Mobile Parsing R-CNN (Rakhimov et al., WACV 2021), DensePose fast and light.
+
+Commands:
+  count           parameters and size on disk of every preset vs the paper's Tables 4-6
+  make-synthetic  render a synthetic DensePose-COCO set (capsule people on real photos)
+  train           train a preset with the shared Trainer (tiny, paper; --field value overrides)
+  eval            box AP and DensePose AP (GPS) of a trained run on a DensePose-COCO folder
+  infer           image or video -> IUV overlay PNG / MP4
+  export          TorchScript + ONNX (checked with onnxruntime) + int8 PTQ, sizes on disk
+  bench           CPU latency of Mobile (B) vs the R50-FPN baseline (eager/TorchScript/ORT/int8)
+  demo            end-to-end run on embedded data, writes DIR/report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _count(args: argparse.Namespace) -> None:
+    from mobile_densepose.config import model_presets
+    from mobile_densepose.count import count_preset, format_table
+
+    names = args.presets or list(model_presets())
+    rows = [count_preset(n) for n in names]
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "preset": r.preset,
+                        "params": r.params,
+                        "paper_M": r.paper_m,
+                        "size_MB": r.size_mb,
+                        "components": r.components,
+                    }
+                    for r in rows
+                ],
+                indent=1,
+            )
+        )
+
+
+def _make_synthetic(args: argparse.Namespace) -> None:
+    from mobile_densepose.data.synthetic import SyntheticConfig, make_synthetic
+
+    cfg = SyntheticConfig(
+        num_images=args.num_images,
+        height=args.height,
+        width=args.width,
+        seed=args.seed,
+        n_points=args.points,
+    )
+    records = make_synthetic(args.out, cfg)
+    people = sum(len(r.people) for r in records)
+    print(f"wrote {len(records)} images, {people} people to {args.out}")
+
+
+def _train(rest: list[str]) -> None:
+    from mobile_densepose.config import train_presets
+    from mobile_densepose.train import train
+    from shared_utils.config import cli_from_presets
+
+    cfg = cli_from_presets(train_presets(), args=rest, prog="mobile-densepose train")
+    print(json.dumps(train(cfg), indent=1))
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from mobile_densepose.data.body import BodySurface
+    from mobile_densepose.data.dataset import DensePoseDataset
+    from mobile_densepose.evaluate import evaluate
+    from mobile_densepose.infer import load_run
+
+    model = load_run(args.run)
+    data = DensePoseDataset(args.data, args.annotations, args.image_dir)
+    surface = BodySurface.load(args.surface or str(Path(args.data) / "body_surface.npz"))
+    metrics = evaluate(model, data, surface, args.max_images)
+    print("| box AP | AP50 | AP75 | dp AP | dp AP50 | dp AP75 | dp APm | dp APl |")
+    print("|---|---|---|---|---|---|---|---|")
+    keys = ["box_AP", "box_AP50", "box_AP75", "dp_AP", "dp_AP50", "dp_AP75", "dp_APm", "dp_APl"]
+    print("| " + " | ".join(f"{metrics[k]:.2f}" for k in keys) + " |")
+
+
+def _infer(args: argparse.Namespace) -> None:
+    from mobile_densepose.infer import infer_path, load_run
+
+    src = args.input
+    if src == "astronaut":
+        import numpy as np
+        import skimage.data
+
+        from shared_utils.io.images import write_image
+
+        src = str(Path(args.out).with_suffix(".input.png"))
+        write_image(src, skimage.data.astronaut().astype(np.float32) / 255.0)
+    n = infer_path(load_run(args.run), src, args.out, args.score_thresh)
+    print(f"wrote {n} frame(s) to {args.out}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    import torch
+
+    from mobile_densepose.data.dataset import DensePoseDataset
+    from mobile_densepose.export import (
+        ExportCore,
+        example_inputs,
+        export_onnx,
+        export_torchscript,
+        file_mb,
+        run_onnx,
+        state_dict_mb,
+    )
+    from mobile_densepose.infer import load_run
+    from mobile_densepose.quantize import quantize_int8
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_run(args.run)
+    export_torchscript(model, out / "core.torchscript.pt")
+    export_onnx(model, out / "core.onnx")
+    images, rois = example_inputs(model)
+    with torch.no_grad():
+        eager = ExportCore(model).eval()(images, rois)
+    err = max(
+        float((e - torch.from_numpy(o)).abs().max())
+        for e, o in zip(eager, run_onnx(out / "core.onnx", images, rois))
+    )
+    print(
+        f"float32 state dict {state_dict_mb(model):.2f} MB; TorchScript {file_mb(out / 'core.torchscript.pt'):.2f} MB; ONNX {file_mb(out / 'core.onnx'):.2f} MB; onnxruntime vs eager max |diff| {err:.2e}"
+    )
+    if args.calibration:
+        data = DensePoseDataset(args.calibration)
+        int8 = quantize_int8(
+            model, [data[i][0] for i in range(min(args.calibration_images, len(data)))]
+        )
+        torch.save(int8.state_dict(), out / "int8_state_dict.pt")
+        print(f"int8 state dict {file_mb(out / 'int8_state_dict.pt'):.2f} MB")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from mobile_densepose.benchmark import bench_latency, format_bench
+
+    rows = bench_latency(args.presets, args.height, args.width, args.repeats, args.threads)
+    print(format_bench(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from mobile_densepose.demo import DemoConfig, run_demo
+
+    metrics = run_demo(args.out, DemoConfig(num_images=args.num_images, steps=args.steps))
+    print(json.dumps(metrics, indent=1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every command (train is parsed by shared_utils.config)."""
+    parser = argparse.ArgumentParser(
+        prog="mobile-densepose",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("count", help="parameters and size on disk of every preset vs the paper")
+    p.add_argument("--presets", nargs="*", help="preset names (default: all)")
+    p.add_argument("--json", help="also write the rows as JSON here")
+    p = sub.add_parser("make-synthetic", help="render a synthetic DensePose-COCO set")
+    p.add_argument(
+        "--out", required=True, help="output folder (images/, annotations.json, body_surface.npz)"
+    )
+    p.add_argument("--num-images", type=int, default=96)
+    p.add_argument("--height", type=int, default=128)
+    p.add_argument("--width", type=int, default=160)
+    p.add_argument("--points", type=int, default=80, help="annotated points per person")
+    p.add_argument("--seed", type=int, default=0)
+    sub.add_parser(
+        "train",
+        help="train PRESET [--field value ...] (mobile-densepose train tiny --help)",
+        add_help=False,
+    )
+    p = sub.add_parser("eval", help="box AP + DensePose AP of a trained run")
+    p.add_argument("--run", required=True, help="run folder (config.yaml + checkpoints/)")
+    p.add_argument("--data", required=True, help="DensePose-COCO folder")
+    p.add_argument("--annotations", default="annotations.json")
+    p.add_argument("--image-dir", default="images")
+    p.add_argument(
+        "--surface", default="", help="body surface npz (default: DATA/body_surface.npz)"
+    )
+    p.add_argument("--max-images", type=int, default=None)
+    p = sub.add_parser("infer", help="image or video -> IUV overlay PNG/MP4")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument(
+        "--input", required=True, help="image/video path, or 'astronaut' (scikit-image photo)"
+    )
+    p.add_argument("--out", required=True, help="output .png or .mp4")
+    p.add_argument("--score-thresh", type=float, default=0.5)
+    p = sub.add_parser("export", help="TorchScript + ONNX (+ int8) export of a trained run")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--calibration",
+        default="",
+        help="DensePose-COCO folder for int8 calibration (omit: no int8)",
+    )
+    p.add_argument("--calibration-images", type=int, default=16)
+    p = sub.add_parser("bench", help="CPU latency: Mobile (B) vs the R50-FPN baseline")
+    p.add_argument("--presets", nargs="*", default=["mobile_b", "baseline"])
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", help="also write the rows as JSON here")
+    p = sub.add_parser("demo", help="end-to-end demo on embedded data -> DIR/report.json")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num-images", type=int, default=96)
+    p.add_argument("--steps", type=int, default=300)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mobile-densepose`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":
+        _train(argv[1:])
+        return
+    args = build_parser().parse_args(argv)
+    commands = {
+        "count": _count,
+        "make-synthetic": _make_synthetic,
+        "eval": _eval,
+        "infer": _infer,
+        "export": _export,
+        "bench": _bench,
+        "demo": _demo,
+    }
+    commands[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
