@@ -29,7 +29,9 @@ def test_render_unproject_video_report(tmp_path: Path) -> None:
     # Depth maps unprojected along the shared rays land on the mesh surface.
     surface, _, _ = sample_surface(mesh.vertices, mesh.faces, 20000, seed=0)
     for cam, out in zip(cameras[:3], outputs[:3]):
-        origins, dirs = (x.numpy().astype(np.float64) for x in camera_rays(cam, dtype=torch.float64))
+        origins, dirs = (
+            x.numpy().astype(np.float64) for x in camera_rays(cam, dtype=torch.float64)
+        )
         z_per_unit = dirs @ cam.R[2]  # camera-frame z gained per unit of ray length
         t = out.depth / z_per_unit
         points = (origins + t[..., None] * dirs)[out.mask]
