@@ -23,7 +23,9 @@ from def_features.kernels.point_segment_distance import point_segment_distance
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--segments", type=int, default=2000)
     ap.add_argument("--spacing", type=float, default=0.005, help="KD-tree curve sample spacing")
@@ -48,7 +50,11 @@ def main() -> None:
     t = time.perf_counter()
     lengths = np.linalg.norm(b - a, axis=1)
     samples = np.concatenate(
-        [a[i] + np.linspace(0, 1, max(int(lengths[i] / args.spacing), 1) + 1)[:, None] * (b[i] - a[i]) for i in range(len(a))]
+        [
+            a[i]
+            + np.linspace(0, 1, max(int(lengths[i] / args.spacing), 1) + 1)[:, None] * (b[i] - a[i])
+            for i in range(len(a))
+        ]
     )
     dk = np.minimum(cKDTree(samples).query(pts, workers=-1)[0], 1.0)
     t_kd = time.perf_counter() - t

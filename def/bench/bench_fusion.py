@@ -41,7 +41,9 @@ def kdtree_fusion(views, preds, radius: float) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--views", type=int, default=18)
     ap.add_argument("--pixel-size", type=float, default=0.02)
     ap.add_argument("--part-seed", type=int, default=2)
@@ -61,11 +63,20 @@ def main() -> None:
     base = kdtree_fusion(views, preds, 1.5 * args.pixel_size)
     t_kd = time.perf_counter() - t
     agree = float(np.mean(np.abs(ours - np.minimum(base, 1.0)) < 1e-6))
-    rows = {"views": args.views, "points": n_points, "ours_s": t_ours, "kdtree_s": t_kd, "speedup": t_kd / t_ours, "agreement": agree}
+    rows = {
+        "views": args.views,
+        "points": n_points,
+        "ours_s": t_ours,
+        "kdtree_s": t_kd,
+        "speedup": t_kd / t_ours,
+        "agreement": agree,
+    }
     print("method | seconds")
     print(f"re-projection fusion | {t_ours:.3f}")
     print(f"KD-tree fusion | {t_kd:.3f}")
-    print(f"{n_points} points, {args.views} views; speed-up {t_kd / t_ours:.2f}x; identical values {agree:.1%}")
+    print(
+        f"{n_points} points, {args.views} views; speed-up {t_kd / t_ours:.2f}x; identical values {agree:.1%}"
+    )
     Path(args.out).write_text(json.dumps(rows, indent=1))
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 from npbgpp.camera import Camera
 from npbgpp.config import preset
 from npbgpp.kernels.rasterize import rasterize_points
 from npbgpp.model.pipeline import NPBGPP, SceneDescriptors, splat
+from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 
 def _timed(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -70,7 +70,10 @@ def main() -> None:
         pts = (torch.rand(n, 3, device=dev) - 0.5) * 1.6
         c, m = cfg.descriptor_dim, cfg.num_basis
         desc = SceneDescriptors(
-            pts, torch.rand(n, c, device=dev), torch.rand(n, m, c, device=dev) * 0.1, torch.arange(n)
+            pts,
+            torch.rand(n, c, device=dev),
+            torch.rand(n, m, c, device=dev) * 0.1,
+            torch.arange(n),
         )
         with torch.no_grad():
             uv, depth = cam.project(pts)

@@ -3,7 +3,8 @@
 Scans the shape from ``n_views`` directions, predicts each view tile by tile, fuses
 by min re-projection, compares the single-view and fused fields with the true
 truncated distances (one item, background-free by construction), and writes the fused
-field as a coloured PLY plus a picture of one view.
+field as a coloured PLY plus a picture of one view, and extracts feature curves from
+the fused field (:mod:`def_features.curves`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from def_features.config import DefConfig
+from def_features.curves import curve_metrics, extract_curves, sample_polylines, write_curves
 from def_features.data.patches import ShapeItem
 from def_features.fusion import fuse_views, predict_view, scan_views
 from def_features.kernels.point_segment_distance import point_segment_distance
@@ -46,7 +48,7 @@ def true_distances(points: np.ndarray, item: ShapeItem, truncation: float) -> np
 def fuse_shape(
     model: DefUNet, cfg: DefConfig, item: ShapeItem, n_views: int, out_dir: Path
 ) -> dict[str, float]:
-    """Run whole-shape estimation; write ``fused.ply`` and ``view.png`` into ``out_dir``."""
+    """Whole-shape estimation; writes ``fused.ply``, ``view.png`` and ``curves.{json,obj}``."""
     from shared_utils.io.images import write_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,18 @@ def fuse_shape(
         img[sc0.mask] = distance_colors(values, cfg.data.truncation)
         panels.append(img)
     write_image(out_dir / "view.png", np.concatenate(panels, axis=1).astype(np.float32))
+    # Curves from the fused field (threshold 0.06 as in the official code).
+    curves = extract_curves(field.points, field.fused, 0.06, 3 * ps, 0.3, 2 * ps)
+    write_curves(out_dir, curves)
+    curve_stats: dict[str, float] = {"curves": float(len(curves))}
+    if curves:
+        gt_samples = sample_polylines(
+            [np.stack([a, b]) for a, b in zip(item.seg_a, item.seg_b)], ps
+        )
+        for k, v in curve_metrics(sample_polylines(curves, ps), gt_samples).items():
+            curve_stats[f"curve_{k}"] = v
     return {
+        **curve_stats,
         "points": float(len(gt)),
         "views": float(n_views),
         "single_view_rmse": single.rmse,

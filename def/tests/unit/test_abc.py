@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from def_features.data.abc import ABCFormatError, read_abc_features, read_abc_meshes
+from def_features.data.abc import ABCFeatures, ABCFormatError, read_abc_features, read_abc_meshes
 from def_features.geometry.curves import CircleCurve, LineCurve, curves_to_segments
 from shared_utils.testing import shared_fixtures_dir
 
@@ -21,9 +21,14 @@ def _fixture() -> Path:
     return root / "abc-00000050"
 
 
-def test_real_item_sharp_curves_lie_on_the_mesh() -> None:
+@pytest.fixture(scope="module")
+def real_features() -> ABCFeatures:
+    return read_abc_features(_fixture() / "00000050_features_000.yml")
+
+
+def test_real_item_sharp_curves_lie_on_the_mesh(real_features: ABCFeatures) -> None:
     item = _fixture()
-    feats = read_abc_features(item / "00000050_features_000.yml")
+    feats = real_features
     # 106 curves: 52 Line, 47 Circle, 7 BSpline; 77 of them sharp (stats file).
     assert len(feats.curves) == 106 and not feats.skipped_types
     assert len(feats.sharp_curves) == 77
@@ -46,8 +51,8 @@ def test_real_item_sharp_curves_lie_on_the_mesh() -> None:
     assert worst < 2.5e-4 * diag, worst
 
 
-def test_real_item_circle_ranges_are_radians() -> None:
-    feats = read_abc_features(_fixture() / "00000050_features_000.yml")
+def test_real_item_circle_ranges_are_radians(real_features: ABCFeatures) -> None:
+    feats = real_features
     circles = [c for c in feats.curves if isinstance(c, CircleCurve)]
     assert circles
     for c in circles:

@@ -23,7 +23,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_make_dataset_writes_official_layout(tmp_path: Path) -> None:
     out = tmp_path / "p.hdf5"
-    main(["make-dataset", "--out", str(out), "--shapes", "2", "--patches-per-shape", "2", "--noise", "0,0.01"])
+    main(
+        [
+            "make-dataset",
+            "--out",
+            str(out),
+            "--shapes",
+            "2",
+            "--patches-per-shape",
+            "2",
+            "--noise",
+            "0,0.01",
+        ]
+    )
     data = read_patches(out)
     assert data["image"].shape[1:] == (64, 64)
     assert set(np.unique(data["noise_std"])) <= {0.0, np.float32(0.01)}

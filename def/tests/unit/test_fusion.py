@@ -60,7 +60,11 @@ def test_fusing_a_pessimistic_view_is_corrected_by_others() -> None:
 
 def test_predict_view_tiles_match_patchwise_prediction() -> None:
     torch.manual_seed(0)
-    net = DefUNet(dataclasses.replace(ModelConfig(encoder="resnet10t", decoder_channels=(16, 8, 8, 8), n_bins=10))).eval()
+    net = DefUNet(
+        dataclasses.replace(
+            ModelConfig(encoder="resnet10t", decoder_channels=(16, 8, 8, 8), n_bins=10)
+        )
+    ).eval()
     rng = np.random.default_rng(0)
     depth = rng.uniform(1, 2, size=(64, 128))
     mask = rng.random((64, 128)) > 0.2

@@ -7,7 +7,8 @@ Presets:
   per head, 8 encoder + 8 decoder layers, 8 heads) with the spatio-temporal slicing
   s=(4,2,2), blocks (4,8,8).
 - ``"paper-frames"``, ``"paper-spatial"``, ``"paper-spatiotemporal"``: the paper's three
-  slicing presets with the official sizes.
+  slicing presets with the official sizes; ``"paper-nc1"`` (one codebook) and
+  ``"paper-kinetics"`` (4 residual blocks, frame-by-frame).
 - ``"tiny"``: a few thousand parameters, for CPU tests and the demo.
 """
 
@@ -236,6 +237,11 @@ PRESETS: dict[str, Preset] = {
         "official sizes with a single codebook (n_c=1), s=(4,2,2)",
         VQVAEConfig(n_codebooks=1),
         dataclasses.replace(_paper_transformer((4, 2, 2), (5, 3, 3), (4, 8, 8)), n_codebooks=1),
+    ),
+    "paper-kinetics": Preset(
+        "Kinetics-600: 4 residual blocks, frame-by-frame subscale s=(16,1,1), blocks (1,16,16)",
+        VQVAEConfig(residual_blocks=4),
+        _paper_transformer((16, 1, 1), (7, 1, 1), (1, 16, 16)),
     ),
     "tiny": Preset("CPU-sized model for tests and the demo", TINY_VQVAE, TINY_TRANSFORMER),
 }

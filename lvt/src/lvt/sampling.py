@@ -105,6 +105,7 @@ def sample_cached(
     members = members.to(device)
     conv = model.decoder_conv
     kt, kh, kw = conv.kernel
+    conv_weight = conv.masked_weight()
     n_pos = tp * hp * wp
     for s in range(cfg.n_slices):
         index = torch.full((b,), s, dtype=torch.long, device=device)
@@ -130,7 +131,7 @@ def sample_cached(
         ]
         for p in range(n_pos):
             t, y, x = p // (hp * wp), (p // wp) % hp, p % wp
-            h = conv.step(padded, (t, y, x)) + additive[:, t, y, x]
+            h = conv.step(padded, (t, y, x), conv_weight) + additive[:, t, y, x]
             for layer, (keys, values) in zip(model.decoder_layers, caches):
                 assert isinstance(layer, BlockSelfAttentionLayer)
                 h = layer.step(h, keys, values, int(local[p]), members[p])

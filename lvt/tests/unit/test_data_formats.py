@@ -233,3 +233,25 @@ def test_moving_digits_deterministic_and_split() -> None:
     assert not np.array_equal(a, test)
     with pytest.raises(ValueError, match="split"):
         moving_digits(MovingDigitsConfig(split="val"))
+
+
+def test_unified_sources(tmp_path: Path) -> None:
+    from lvt.data.sources import iter_videos
+
+    rng = np.random.default_rng(3)
+    videos = rng.integers(0, 256, (2, 30, 64, 64, 3), dtype=np.uint8)
+    (tmp_path / "bair" / "train").mkdir(parents=True)
+    _bair_file(tmp_path / "bair" / "train" / "traj_0_to_1.tfrecords", videos)
+    got = list(iter_videos("bair", tmp_path / "bair", frames=16))
+    assert [name for name, _ in got] == ["bair_000000", "bair_000001"]
+    assert np.array_equal(got[1][1], videos[1])
+    for i, frame in enumerate(videos[0, :5]):
+        (tmp_path / "frames" / "clip").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(frame).save(tmp_path / "frames" / "clip" / f"{i}.png")
+    assert list(iter_videos("frames", tmp_path / "frames", frames=16)) == []  # too short
+    ((_, clip),) = list(iter_videos("frames", tmp_path / "frames", frames=5))
+    assert np.array_equal(clip, videos[0, :5])
+    with pytest.raises(ValueError, match="needs a data root"):
+        list(iter_videos("bair"))
+    with pytest.raises(ValueError, match="unknown video source"):
+        list(iter_videos("youtube", tmp_path))

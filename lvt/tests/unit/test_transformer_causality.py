@@ -76,3 +76,19 @@ def test_logits_shape_and_teacher_forcing_per_slice() -> None:
     assert out.shape == (3, *cfg.slice_shape, cfg.n_codebooks, cfg.codebook_size)
     full = model.video_logits(codes)
     assert full.shape == (3, *cfg.video_shape, cfg.n_codebooks, cfg.codebook_size)
+
+
+@pytest.mark.parametrize("n_codebooks", [1, 4])
+def test_every_parameter_gets_a_gradient(n_codebooks: int) -> None:
+    """DDP without find_unused_parameters needs every parameter in the graph (n_c = 1 and 4)."""
+    from lvt.losses import transformer_loss
+
+    cfg = dataclasses.replace(_tiny((4, 2, 2), (4, 8, 8)), n_codebooks=n_codebooks)
+    torch.manual_seed(0)
+    model = LatentVideoTransformer(cfg)
+    codes = torch.randint(0, cfg.codebook_size, (2, *cfg.video_shape, n_codebooks))
+    loss, scalars = transformer_loss(model, codes, 0)
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, missing
+    assert 0 < scalars["bits_per_dim"] < 10

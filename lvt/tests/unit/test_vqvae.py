@@ -97,5 +97,14 @@ def test_a_few_steps_reduce_the_reconstruction_error(n_codebooks: int) -> None:
         out.loss.backward()
         opt.step()
         first = float(out.reconstruction_loss.detach()) if first is None else first
-    assert float(out.reconstruction_loss) < 0.5 * first
+    assert float(out.reconstruction_loss.detach()) < 0.5 * first
     assert model.encode(x).shape == (8, 4, 4, n_codebooks)
+
+
+def test_perplexity_counts_the_codes_in_use() -> None:
+    q = EMAQuantizer(2, 1, 4, implementation="torch").eval()
+    q.codebooks[0] = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    all_four = q.codebooks[0].T.reshape(1, 2, 2, 2)  # (B, D, h, w): one row per code
+    assert float(q(all_four).perplexity) == pytest.approx(4.0, rel=1e-6)
+    one = torch.zeros(1, 2, 2, 2)
+    assert float(q(one).perplexity) == pytest.approx(1.0, rel=1e-6)

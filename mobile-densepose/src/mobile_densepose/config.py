@@ -248,12 +248,12 @@ def _tiny() -> ModelConfig:
         rpn_post_nms_top_n_train=100,
         rpn_post_nms_top_n_test=50,
         rpn_batch_size_per_image=128,
-        box_batch_size_per_image=64,
+        box_batch_size_per_image=32,
         detections_per_img=10,
         dp_pool_resolution=16,
         dp_fg_iou=0.6,
         dp_max_rois_per_image=8,
-        num_coarse_segm=15,
+        num_coarse_segm=2,
         min_size=128,
         max_size=192,
     )
@@ -358,7 +358,7 @@ def train_presets() -> dict[str, tuple[str, TrainConfig]]:
     """Training presets: 'tiny' (CPU demo on the synthetic set) and 'paper' (the s3x schedule)."""
     tiny = TrainConfig(
         model=_tiny(),
-        lr=1e-3,
+        lr=2e-3,
         optimizer="adamw",
         weight_decay=1e-4,
         warmup_steps=20,
@@ -367,6 +367,7 @@ def train_presets() -> dict[str, tuple[str, TrainConfig]]:
         trainer=TrainerConfig(
             steps=300,
             batch_size=4,
+            grad_clip=10.0,
             log_every=25,
             checkpoint_every=100,
             progress=False,

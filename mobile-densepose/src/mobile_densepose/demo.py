@@ -173,6 +173,8 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
         "trained_dp_AP": trained["dp_AP"],
         "trained_box_AP": trained["box_AP"],
         "int8_dp_AP": int8_metrics["dp_AP"],
+        "untrained_mean_GPS": untrained["dp_mean_GPS"],
+        "trained_mean_GPS": trained["dp_mean_GPS"],
         "onnx_max_abs_diff": onnx_err,
         "train_seconds": t_train,
         "final_train_loss": float(final.get("train/loss", float("nan"))),

@@ -12,7 +12,13 @@ import torch
 
 from mobile_densepose.data.body import BodySurface
 from mobile_densepose.data.dataset import DensePoseDataset
-from mobile_densepose.eval.densepose_ap import DensePoseDetection, box_ap, densepose_ap, maps_to_iuv
+from mobile_densepose.eval.densepose_ap import (
+    DensePoseDetection,
+    box_ap,
+    densepose_ap,
+    maps_to_iuv,
+    mean_gps,
+)
 from mobile_densepose.eval.gps import GeodesicScorer
 from mobile_densepose.model.rcnn import DensePoseRCNN
 
@@ -59,12 +65,13 @@ def evaluate(
     surface: BodySurface,
     max_images: int | None = None,
 ) -> dict[str, float]:
-    """Box AP and DensePose AP (percent) on a dataset: keys box_AP*, dp_AP*."""
+    """Box AP, DensePose AP and mean GPS (percent) on a dataset: keys box_AP*, dp_AP*, dp_mean_GPS."""
     n = len(dataset) if max_images is None else min(max_images, len(dataset))
     dets = predict(model, dataset, n)
     records = dataset.records[:n]
     scorer = GeodesicScorer(surface, device=str(next(model.parameters()).device))
     metrics = {f"box_{k}": v for k, v in box_ap(records, dets).items()}
     metrics |= {f"dp_{k}": v for k, v in densepose_ap(records, dets, scorer).items()}
+    metrics["dp_mean_GPS"] = mean_gps(records, dets, scorer)
     metrics["detections_per_image"] = len(dets) / max(n, 1)
     return metrics

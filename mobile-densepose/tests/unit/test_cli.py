@@ -24,6 +24,18 @@ def test_count_and_make_synthetic(tmp_path: Path, capsys: pytest.CaptureFixture[
     main(["count", "--presets", "mobile_b", "--json", str(tmp_path / "c.json")])
     assert "| mobile_b | 3.350 | 3.35 |" in capsys.readouterr().out
     assert json.loads((tmp_path / "c.json").read_text())[0]["params"] == 3_349_621
-    main(["make-synthetic", "--out", str(tmp_path / "syn"), "--num-images", "2", "--height", "48", "--width", "64"])
+    main(
+        [
+            "make-synthetic",
+            "--out",
+            str(tmp_path / "syn"),
+            "--num-images",
+            "2",
+            "--height",
+            "48",
+            "--width",
+            "64",
+        ]
+    )
     data = json.loads((tmp_path / "syn" / "annotations.json").read_text())
     assert len(data["images"]) == 2 and data["annotations"]

@@ -1,8 +1,18 @@
 """Parameter counts of the presets against the paper's Tables 4, 5 and 6."""
 
+import functools
+
 import pytest
 
-from mobile_densepose.count import count_preset, format_table
+from mobile_densepose.count import CountRow, format_table
+from mobile_densepose.count import count_preset as _count_preset
+
+
+@functools.cache
+def count_preset(name: str) -> CountRow:
+    """Each preset is built once per test session."""
+    return _count_preset(name)
+
 
 # preset -> paper count (M). All within 0.15 %: the architectures are the paper's.
 MATCHING = {

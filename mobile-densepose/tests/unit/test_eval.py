@@ -5,7 +5,7 @@ import pytest
 
 from mobile_densepose.data.body import BodySurface
 from mobile_densepose.data.densepose_coco import ImageRecord, PersonAnnotation
-from mobile_densepose.eval.densepose_ap import DensePoseDetection, box_ap, densepose_ap
+from mobile_densepose.eval.densepose_ap import DensePoseDetection, box_ap, densepose_ap, mean_gps
 from mobile_densepose.eval.gps import KAPPA, GeodesicScorer
 
 NU, NV, RADIUS, LENGTH = 16, 8, 0.3, 0.8
@@ -80,6 +80,7 @@ def test_densepose_ap_perfect_noisy_untrained() -> None:
     perfect = densepose_ap(records, dets, scorer)
     assert perfect["AP"] == pytest.approx(100.0)
     assert box_ap(records, dets)["AP"] == pytest.approx(100.0)
+    assert mean_gps(records, dets, scorer) == pytest.approx(100.0)
     noisy = [
         DensePoseDetection(d.image_id, d.box, d.score, d.parts, (d.u + 0.09) % 1, d.v) for d in dets
     ]
@@ -97,3 +98,5 @@ def test_densepose_ap_perfect_noisy_untrained() -> None:
         DensePoseDetection(d.image_id, d.box, d.score, d.parts * 0, d.u, d.v) for d in dets
     ]
     assert densepose_ap(records, background, scorer)["AP"] == 0.0
+    assert mean_gps(records, background, scorer) == 0.0
+    assert 0 < mean_gps(records, noisy, scorer) < 100

@@ -6,7 +6,14 @@ import timm
 import torch
 
 from mobile_densepose.config import model_preset
-from mobile_densepose.export import ExportCore, example_inputs, export_onnx, export_torchscript, run_onnx, state_dict_mb
+from mobile_densepose.export import (
+    ExportCore,
+    example_inputs,
+    export_onnx,
+    export_torchscript,
+    run_onnx,
+    state_dict_mb,
+)
 from mobile_densepose.model.backbone import TimmBackbone
 from mobile_densepose.model.rcnn import DensePoseRCNN
 from mobile_densepose.quantize import quantize_int8
@@ -23,7 +30,14 @@ def test_torchscript_and_onnx_match_eager(tmp_path: Path) -> None:
     export_onnx(model, tmp_path / "core.onnx")
     # another image size and RoIs of very different sizes (every pyramid level is used)
     images, _ = example_inputs(model, 96, 128, 1)
-    rois = torch.tensor([[0, 2.0, 3.0, 20.0, 30.0], [0, 0.0, 0.0, 127.0, 95.0], [0, 10.0, 5.0, 90.0, 60.0], [0, 40.0, 30.0, 50.0, 44.0]])
+    rois = torch.tensor(
+        [
+            [0, 2.0, 3.0, 20.0, 30.0],
+            [0, 0.0, 0.0, 127.0, 95.0],
+            [0, 10.0, 5.0, 90.0, 60.0],
+            [0, 40.0, 30.0, 50.0, 44.0],
+        ]
+    )
     with torch.no_grad():
         eager = ExportCore(model).eval()(images, rois)
         script = torch.jit.load(str(tmp_path / "core.pt"))(images, rois)
@@ -36,7 +50,9 @@ def test_torchscript_and_onnx_match_eager(tmp_path: Path) -> None:
 
 def test_expansion_taps_equal_timm_hooks() -> None:
     ours = TimmBackbone("spnasnet_100", "bn", "expansion").eval()
-    ref = timm.create_model("spnasnet_100", features_only=True, out_indices=(1, 2, 3, 4), feature_location="expansion").eval()
+    ref = timm.create_model(
+        "spnasnet_100", features_only=True, out_indices=(1, 2, 3, 4), feature_location="expansion"
+    ).eval()
     renamed = {}
     for k, v in ref.state_dict().items():
         if k.startswith("conv_stem"):

@@ -58,7 +58,7 @@ def test_tiny_training_losses_and_inference_shapes() -> None:
     n = d["boxes"].shape[0]
     s = cfg.heatmap_size
     assert s == 32
-    assert d["fine"].shape == (n, 25, s, s) and d["coarse"].shape == (n, 15, s, s)
+    assert d["fine"].shape == (n, 25, s, s) and d["coarse"].shape == (n, 2, s, s)
     assert d["u"].shape == (n, 25, s, s)
     if n:
         assert float(d["boxes"][:, 2].max()) <= 120 + 1e-3  # boxes in input pixels

@@ -190,7 +190,7 @@ def tiny_config() -> MultiNeuSConfig:
         fit=FitConfig(stage1_steps=60, stage2_steps=40, lr=5e-3, stage2_lr=5e-4, camera_lr=1e-3),
         data=DataConfig(num_train_heads=4, views_per_head=12, image_size=32),
         trainer=TrainerConfig(
-            steps=200,
+            steps=600,
             batch_size=1,
             log_every=50,
             checkpoint_every=0,

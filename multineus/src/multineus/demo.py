@@ -160,7 +160,7 @@ def _report(
     section.image(
         np.concatenate([gt, frames[0]], axis=1),
         caption="Ground truth (left) and fitted mesh (right).",
-        name="gt_vs_fitted",
+        name="gt_vs_fitted.png",
     )
     section.text(f"Meshes: {out / 'fitted_head.ply'}, {out / 'mean_head.ply'}.")
 

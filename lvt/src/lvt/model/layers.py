@@ -79,12 +79,15 @@ class MaskedConv3d(nn.Module):
         y = F.conv3d(x.permute(0, 4, 1, 2, 3), self.masked_weight(), self.bias, padding=pad)
         return y.permute(0, 2, 3, 4, 1)
 
-    def step(self, x_padded: torch.Tensor, pos: Triple) -> torch.Tensor:
+    def step(
+        self, x_padded: torch.Tensor, pos: Triple, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The output at one position.
 
         Args:
             x_padded: (B, C_in, t + 2*(kt//2), h + ..., w + ...) the zero-padded input.
             pos: (t, y, x) in unpadded coordinates.
+            weight: ``masked_weight()`` if the caller computed it once already.
 
         Returns:
             (B, C_out).
@@ -92,7 +95,8 @@ class MaskedConv3d(nn.Module):
         kt, kh, kw = self.kernel
         t, y, x = pos
         patch = x_padded[:, :, t : t + kt, y : y + kh, x : x + kw]
-        return torch.einsum("bcijk,ocijk->bo", patch, self.masked_weight()) + self.bias
+        w = self.masked_weight() if weight is None else weight
+        return torch.einsum("bcijk,ocijk->bo", patch, w) + self.bias
 
 
 def _relative_index(block: Triple) -> torch.Tensor:

@@ -126,7 +126,9 @@ class EMAQuantizer(nn.Module):
             zq, idx = self.quantize_rows(zc, c)
             parts.append(zq)
             codes.append(idx)
-            usage = torch.bincount(idx, minlength=self.codebook_size).float() / max(1, idx.numel())
+            # comparison + sum instead of bincount: deterministic on CUDA too
+            hits = idx[:, None] == torch.arange(self.codebook_size, device=idx.device)
+            usage = hits.float().mean(0)
             perplexities.append(torch.exp(-(usage * (usage + 1e-10).log()).sum()))
         zq_rows = torch.stack(parts, dim=1)  # (N, n_c, D/n_c), straight-through
         quantized = zq_rows.reshape(b, h, w, d).permute(0, 3, 1, 2)

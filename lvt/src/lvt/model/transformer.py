@@ -33,8 +33,9 @@ class ChannelPredictor(nn.Module):
         self.n_codebooks, self.codebook_size = n_codebooks, codebook_size
         self.norm = nn.LayerNorm(dim)
         self.base = nn.Linear(dim, n_codebooks * dim)
-        n_pairs = max(1, n_codebooks * (n_codebooks - 1) // 2)
-        self.previous = nn.Embedding(n_pairs * codebook_size, dim)
+        n_pairs = n_codebooks * (n_codebooks - 1) // 2
+        # None for n_c = 1, so that DDP never sees a parameter without gradient
+        self.previous = nn.Embedding(n_pairs * codebook_size, dim) if n_pairs else None
         self.heads = nn.Parameter(torch.randn(n_codebooks, dim, codebook_size) * dim**-0.5)
         self.head_bias = nn.Parameter(torch.zeros(n_codebooks, codebook_size))
 
@@ -53,6 +54,7 @@ class ChannelPredictor(nn.Module):
         """
         h = base[..., k, :]
         for j in range(k):
+            assert self.previous is not None
             h = h + self.previous(codes[..., j] + self._pair(k, j) * self.codebook_size)
         return F.relu(h) @ self.heads[k] + self.head_bias[k]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 # segment: (coarse part 1..14, proximal joint, distal joint, radius, charts, split)
 # charts: (chart for the + half, chart for the - half) or (single chart,)
@@ -336,11 +337,11 @@ def rest_pose() -> Pose:
     return Pose(yaw=0.0, shoulder=(0.35, 0.35), elbow=(0.0, 0.0), hip=(0.08, 0.08))
 
 
-def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0 / 0.8) -> BodySurface:
+def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0) -> BodySurface:
     """Vertices on a grid x grid lattice of every chart of the rest-pose body, Dijkstra geodesics.
 
-    Distances are rescaled by ``body_scale`` so that the synthetic body (1.7 m tall) has
-    geodesics comparable to the SMPL tables used by DensePose's kappa = 0.255.
+    Distances are in metres (times ``body_scale``): the synthetic body is 1.75 m tall like
+    SMPL, so DensePose's kappa = 0.255 keeps its meaning.
     """
     caps = capsules(rest_pose())
     points, parts, uvs, seg_of = [], [], [], []
@@ -357,22 +358,24 @@ def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0 / 0.8) -> Body
     pts = np.concatenate(points)
     seg = np.concatenate(seg_of)
     n = pts.shape[0]
-    # edges: every pair on the same segment closer than 2 lattice steps (on the surface
-    # this is a short straight chord ~ geodesic) + all pairs across touching segments
-    # within 1.5 radii of each other (joints).
-    dist = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+    # edges: pairs on one segment closer than ~2 lattice steps (a short chord ~ the
+    # geodesic) and pairs across segments within 1.5 radii (joints); candidate pairs
+    # come from a k-d tree, so memory stays O(edges).
     radius = np.array([caps[s].radius for s in seg])
     lengths = np.array([np.linalg.norm(caps[s].b - caps[s].a) for s in seg])
     step = np.maximum(2 * np.pi * radius / (2 * grid), lengths / grid)
-    same = seg[:, None] == seg[None]
-    near = np.where(
+    reach = max(2.1 * step.max(), 1.5 * radius.max())
+    pairs = cKDTree(pts).query_pairs(reach, output_type="ndarray")
+    ii, jj = pairs[:, 0], pairs[:, 1]
+    d = np.linalg.norm(pts[ii] - pts[jj], axis=1)
+    same = seg[ii] == seg[jj]
+    keep = np.where(
         same,
-        dist <= 2.1 * np.maximum(step[:, None], step[None]),
-        dist <= 1.5 * np.maximum(radius[:, None], radius[None]),
+        d <= 2.1 * np.maximum(step[ii], step[jj]),
+        d <= 1.5 * np.maximum(radius[ii], radius[jj]),
     )
-    np.fill_diagonal(near, False)
-    ii, jj = np.nonzero(near)
-    graph = coo_matrix((dist[ii, jj], (ii, jj)), shape=(n, n)).tocsr()
+    ii, jj, d = ii[keep], jj[keep], d[keep]
+    graph = coo_matrix((d, (ii, jj)), shape=(n, n)).tocsr()
     geo = dijkstra(graph, directed=False)
     geo[~np.isfinite(geo)] = geo[np.isfinite(geo)].max()
     return BodySurface(

@@ -46,7 +46,7 @@ class SyntheticConfig:
     """Image width."""
     max_people: int = 2
     """People per image (1..max_people)."""
-    n_points: int = 80
+    n_points: int = 150
     """Annotated points per person (fewer if the person has fewer visible pixels)."""
     min_height_frac: float = 0.55
     """Smallest person height as a fraction of the image height."""
