@@ -5,6 +5,7 @@ Commands:
   train         train the patch network on a patch file
   eval          Table 2 metrics of a model and the PCA/VCM baselines on test patches
   fuse          whole-shape estimation of a procedural part or a mesh -> coloured PLY
+  curves        feature curves (JSON + OBJ lines) from a fused field.npz
   demo          end-to-end run on embedded procedural parts -> report.json
 """
 
@@ -99,6 +100,25 @@ def cmd_fuse(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=1))
 
 
+def cmd_curves(args: argparse.Namespace) -> None:
+    """Extract feature polylines from a field.npz written by ``fuse``."""
+    from def_features.curves import extract_curves, write_curves
+
+    path = Path(args.field)
+    try:
+        data = np.load(path)
+        points, distances = data["points"], data["distances"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise SystemExit(
+            f"{path}: needs arrays 'points' (P, 3) and 'distances' (P,): {exc}"
+        ) from exc
+    curves = extract_curves(
+        points, distances, args.threshold, args.link_radius, args.min_length, args.step
+    )
+    write_curves(Path(args.out), curves)
+    print(f"wrote {len(curves)} curves to {args.out}/curves.json and curves.obj")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """Make data, train a tiny model, compare with baselines, fuse a part; report.json."""
     from def_features.demo import run_demo
@@ -160,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-seed", type=int, default=12345, help="procedural part seed")
     p.add_argument("--views", type=int, default=18, help="number of range views")
     p.add_argument("--out", required=True, help="output folder")
+
+    p = add("curves", cmd_curves, "feature curves from a fused field")
+    p.add_argument("--field", required=True, help="field.npz from fuse (points, distances)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--threshold", type=float, default=0.06, help="distance threshold of feature points"
+    )
+    p.add_argument(
+        "--link-radius", type=float, default=0.06, help="graph link radius (~3 pixel sizes)"
+    )
+    p.add_argument("--min-length", type=float, default=0.3, help="drop shorter curves")
+    p.add_argument("--step", type=float, default=0.04, help="polyline vertex spacing")
 
     p = add("demo", cmd_demo, "end-to-end demo on embedded parts")
     p.add_argument("--out", required=True, help="output folder (report.json)")

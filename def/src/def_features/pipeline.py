@@ -48,7 +48,8 @@ def true_distances(points: np.ndarray, item: ShapeItem, truncation: float) -> np
 def fuse_shape(
     model: DefUNet, cfg: DefConfig, item: ShapeItem, n_views: int, out_dir: Path
 ) -> dict[str, float]:
-    """Whole-shape estimation; writes ``fused.ply``, ``view.png`` and ``curves.{json,obj}``."""
+    """Whole-shape estimation; writes ``fused.ply``, ``field.npz`` (points, distances),
+    ``view.png`` and ``curves.{json,obj}``."""
     from shared_utils.io.images import write_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +76,7 @@ def fuse_shape(
         img[sc0.mask] = distance_colors(values, cfg.data.truncation)
         panels.append(img)
     write_image(out_dir / "view.png", np.concatenate(panels, axis=1).astype(np.float32))
+    np.savez_compressed(out_dir / "field.npz", points=field.points, distances=field.fused)
     # Curves from the fused field (threshold 0.06 as in the official code).
     curves = extract_curves(field.points, field.fused, 0.06, 3 * ps, 0.3, 2 * ps)
     write_curves(out_dir, curves)

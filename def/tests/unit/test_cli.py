@@ -15,7 +15,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for cmd in ("make-dataset", "train", "eval", "fuse", "demo"):
+    for cmd in ("make-dataset", "train", "eval", "fuse", "curves", "demo"):
         assert cmd in out
         with pytest.raises(SystemExit):
             build_parser().parse_args([cmd, "--help"])
@@ -40,3 +40,18 @@ def test_make_dataset_writes_official_layout(tmp_path: Path) -> None:
     assert data["image"].shape[1:] == (64, 64)
     assert set(np.unique(data["noise_std"])) <= {0.0, np.float32(0.01)}
     np.testing.assert_allclose(data["resolution_3d"], 0.02)
+
+
+def test_curves_command_on_a_synthetic_field(tmp_path: Path) -> None:
+    x = np.arange(0, 2, 0.01)
+    pts = np.stack([x, 0 * x, 0 * x], -1)
+    np.savez(tmp_path / "field.npz", points=pts, distances=np.zeros(len(x)))
+    main(["curves", "--field", str(tmp_path / "field.npz"), "--out", str(tmp_path / "c")])
+    assert (tmp_path / "c" / "curves.obj").read_text().count("\nl ") + 1 >= 1
+    import json
+
+    curves = json.loads((tmp_path / "c" / "curves.json").read_text())
+    assert len(curves) == 1 and abs(curves[0][-1][0] - curves[0][0][0]) > 1.9
+    with pytest.raises(SystemExit, match=r"bad\.npz"):
+        np.savez(tmp_path / "bad.npz", points=pts)
+        main(["curves", "--field", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "d")])

@@ -83,7 +83,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         image = read_image(args.photo)[..., :3]
         mask = read_image(args.mask)[..., 0] if args.mask else None
         if mask is None:
-            cfg.loss.mask = 0.0  # no segmentation: photometric loss over the whole crop
+            cfg.fit.mask_weight = 0.0  # no segmentation: photometric loss over the whole crop
         views, _ = photo_scene(
             image,
             K=mean_K.numpy().astype(np.float64),

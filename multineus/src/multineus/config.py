@@ -118,7 +118,11 @@ class FitConfig:
     camera_lr: float = 1e-3
     """Learning rate of the se(3) corrections and focal multipliers."""
     refine_cameras: bool = True
-    """Optimise per-image camera corrections with the network."""
+    """Optimise per-image camera corrections with the network (for estimated cameras;
+    with exact cameras it only adds noise)."""
+    mask_weight: float = 1.0
+    """Weight of the mask loss while fitting: a single view's silhouette is its strongest
+    shape cue (0 when the photo has no mask)."""
     init_weights: Literal["uniform", "inverse_distance"] = "uniform"
     """How training-scene coefficients are averaged into the new scene's initialisation."""
 
@@ -187,7 +191,7 @@ def tiny_config() -> MultiNeuSConfig:
         color=ColorConfig(hidden=32, layers=2),
         renderer=RendererConfig(n_samples=24, n_importance=16, up_sample_steps=2),
         multi=MultiSceneConfig(num_scenes=4, rank=4, sdf_scene_layers=2, color_scene_layers=1),
-        fit=FitConfig(stage1_steps=60, stage2_steps=40, lr=5e-3, stage2_lr=5e-4, camera_lr=1e-3),
+        fit=FitConfig(stage1_steps=100, stage2_steps=100, lr=5e-3, stage2_lr=2e-4, camera_lr=1e-3),
         data=DataConfig(num_train_heads=4, views_per_head=12, image_size=32),
         trainer=TrainerConfig(
             steps=600,

@@ -94,6 +94,8 @@ def run_demo(
     mean_scene = mean_model.add_scene()
     mean_head = score(mean_model, mean_scene, held, "mean_head")
     held_views = SceneViews.from_arrays(held.images, held.masks, held.cameras)
+    # The held-out camera is exact here; refinement is for PnP-estimated photo cameras.
+    cfg.fit.refine_cameras = False
     fitted_model, scene, _ = fit_new_scene(cfg, model, held_views, out / "runs" / "fit")
     fitted = score(fitted_model, scene, held, "fitted_head")
     result = DemoResult(mean_head, fitted, train_head, time.time() - t0)

@@ -55,6 +55,8 @@ def fit_new_scene(
     """
     model = copy.deepcopy(meta_model).cpu()
     scene = model.add_scene(weights)
+    cfg = copy.deepcopy(cfg)
+    cfg.loss.mask = cfg.fit.mask_weight
     system = MultiNeuSSystem(cfg, model, [views], refine_cameras=cfg.fit.refine_cameras)
     run = Path(run_dir)
     fc = cfg.fit

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from shared_utils.io.video import read_video
 
 from multineus.cli import build_parser, main
 from multineus.mesh import marching_cubes_mesh
+from shared_utils.io.video import read_video
 
 
 def test_help_lists_every_command() -> None:
@@ -22,23 +22,49 @@ def test_help_lists_every_command() -> None:
 
 def test_render_and_eval_commands(tmp_path, capsys) -> None:
     sphere = marching_cubes_mesh(
-        lambda p: np.linalg.norm(p, axis=1) - 0.5, resolution=24, bound=0.8,
+        lambda p: np.linalg.norm(p, axis=1) - 0.5,
+        resolution=24,
+        bound=0.8,
         color_fn=lambda v: np.abs(v) / 0.5,
     )
-    bigger = marching_cubes_mesh(lambda p: np.linalg.norm(p, axis=1) - 0.52, resolution=24, bound=0.8)
+    bigger = marching_cubes_mesh(
+        lambda p: np.linalg.norm(p, axis=1) - 0.52, resolution=24, bound=0.8
+    )
     sphere.save(tmp_path / "a.ply")
     bigger.save(tmp_path / "b.ply")
-    main(["render", str(tmp_path / "a.ply"), str(tmp_path / "a.mp4"), "--frames", "3", "--size", "32"])
+    main(
+        [
+            "render",
+            str(tmp_path / "a.ply"),
+            str(tmp_path / "a.mp4"),
+            "--frames",
+            "3",
+            "--size",
+            "32",
+        ]
+    )
     frames, _ = read_video(tmp_path / "a.mp4")
     assert frames.shape[0] == 3 and frames.mean() > 10
     capsys.readouterr()
-    main(["eval", str(tmp_path / "a.ply"), str(tmp_path / "b.ply"), "--mm-per-unit", "1000",
-          "--face-anchor", "0", "-0.5", "0"])
+    main(
+        [
+            "eval",
+            str(tmp_path / "a.ply"),
+            str(tmp_path / "b.ply"),
+            "--mm-per-unit",
+            "1000",
+            "--face-anchor",
+            "0",
+            "-0.5",
+            "0",
+        ]
+    )
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    # Concentric spheres 0.02 units = 20 mm apart; ICP cannot shrink a sphere.
-    assert res["head_mm"] == pytest.approx(20.0, abs=2.0)
+    # Concentric spheres 0.02 units = 20 mm apart (ICP cannot shrink a sphere), plus the
+    # sampling floor of 20000 points (a few mm at this scale).
+    assert 19.0 < res["head_mm"] < 26.0
 
 
 def test_mesh_command_rejects_a_missing_model(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="multineus.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"multineus\.yaml"):
         main(["mesh", str(tmp_path), str(tmp_path / "x.ply")])

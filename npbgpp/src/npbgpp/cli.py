@@ -1,6 +1,7 @@
 """npbgpp: NPBG++ neural point-based rendering without per-scene fitting.
 
 Commands:
+  prepare  structure from motion (pycolmap) on a folder of photos -> COLMAP scene layout
   train    train across scenes (presets: tiny, paper; `npbgpp train tiny --help`)
   model    modeling stage: a scene folder -> descriptor file (no optimisation)
   render   render a descriptor file from one view of a scene (PNG) or an orbit (MP4)
@@ -40,10 +41,22 @@ def _parser() -> argparse.ArgumentParser:
         help="train across scenes: npbgpp train PRESET [--field value ...]",
         add_help=False,
     )
+    p = sub.add_parser("prepare", help="pycolmap SfM on a folder of photos -> scene layout")
+    p.add_argument("--photos", type=Path, required=True, help="folder of .png/.jpg photos")
+    p.add_argument("--out", type=Path, required=True, help="scene folder to write")
+
     p = sub.add_parser("model", help="modeling stage: scene folder -> descriptor file")
     p.add_argument("--weights", type=Path, required=True, help="model.pt from `npbgpp train`")
     _add_scene_args(p)
     p.add_argument("--out", type=Path, required=True, help="descriptor file (.h5)")
+    p.add_argument(
+        "--finetune",
+        choices=("none", "ft", "ft-system"),
+        default="none",
+        help="per-scene fine-tuning: ft (beta, beta0 + refiner), ft-system (networks); "
+        "the tuned weights go to OUT with suffix .model.pt",
+    )
+    p.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps")
     p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("render", help="render a descriptor file (one view -> PNG, orbit -> MP4)")
@@ -105,6 +118,14 @@ def _cmd_train(args: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_prepare(a: argparse.Namespace) -> int:
+    from npbgpp.data.prepare import prepare_scene
+
+    model = prepare_scene(a.photos, a.out)
+    print(f"wrote {model}; use: npbgpp model --scene {a.out} --format colmap ...")
+    return 0
+
+
 def _cmd_model(a: argparse.Namespace) -> int:
     from npbgpp.data.loaders import load_scene
     from npbgpp.descriptors_io import save_descriptors
@@ -113,8 +134,15 @@ def _cmd_model(a: argparse.Namespace) -> int:
 
     model = load_model(a.weights, device=a.device)
     scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
-    with torch.no_grad():
-        desc = model_scene(model, scene, a.device)
+    if a.finetune == "none":
+        with torch.no_grad():
+            desc = model_scene(model, scene, a.device)
+    else:
+        from npbgpp.finetune import finetune
+        from npbgpp.train import save_model
+
+        model, desc = finetune(model.cpu(), scene, a.finetune, steps=a.finetune_steps)
+        save_model(model, a.out.with_suffix(".model.pt"))
     save_descriptors(a.out, desc)
     print(f"{a.out}: {len(desc.points)} of {len(scene.points)} points kept from {len(scene)} views")
     return 0
@@ -210,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_train(args[1:])
     a = _parser().parse_args(args)
     handlers = {
+        "prepare": _cmd_prepare,
         "model": _cmd_model,
         "render": _cmd_render,
         "eval": _cmd_eval,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,5 +122,51 @@ def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("train", "model", "render", "eval", "export", "demo"):
+    for command in ("prepare", "train", "model", "render", "eval", "export", "demo"):
         assert command in text
+
+
+def test_prepare_needs_photos(tmp_path: Path) -> None:
+    from npbgpp.data.prepare import prepare_scene
+    from npbgpp.data.scene import SceneError
+
+    with pytest.raises(SceneError, match="need at least 3 images"):
+        prepare_scene(tmp_path, tmp_path / "out")
+
+
+def test_cli_eval_render_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from npbgpp.evaluate import model_scene
+    from shared_utils.io.video import read_video
+
+    torch.manual_seed(0)
+    model = NPBGPP(preset("tiny").model)
+    save_model(model, tmp_path / "m.pt")
+    with torch.no_grad():
+        desc = model_scene(model, _toy_scene(views=3, size=16))
+    save_descriptors(tmp_path / "d.h5", desc)
+    assert (
+        main(
+            [
+                "eval",
+                "--weights",
+                str(tmp_path / "m.pt"),
+                "--size",
+                "16",
+                "--out",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((tmp_path / "e.json").read_text())
+    assert summary["time_to_render_s"] > 0 and np.isfinite(summary["psnr"])
+    assert "NPBG++ (ours)" in capsys.readouterr().out
+    args = ["render", "--weights", str(tmp_path / "m.pt"), "--descriptors", str(tmp_path / "d.h5")]
+    assert main([*args, "--orbit", "3", "--size", "16", "--out", str(tmp_path / "o.mp4")]) == 0
+    frames, _ = read_video(tmp_path / "o.mp4")
+    assert frames.shape[0] == 3 and frames.shape[1:3] == (16, 16)
+    assert (
+        main(["export", "--descriptors", str(tmp_path / "d.h5"), "--out", str(tmp_path / "d.ply")])
+        == 0
+    )
+    assert read_point_cloud(tmp_path / "d.ply").points.shape == (len(desc.points), 3)

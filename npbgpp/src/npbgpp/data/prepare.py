@@ -21,9 +21,15 @@ def prepare_scene(photos: str | Path, out: str | Path, *, single_camera: bool = 
     import pycolmap
 
     src, dst = Path(photos), Path(out)
-    files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if src.is_dir() else []
+    files = (
+        sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if src.is_dir()
+        else []
+    )
     if len(files) < 3:
-        raise SceneError(f"{src}: photos: need at least 3 images ({IMAGE_SUFFIXES}), found {len(files)}")
+        raise SceneError(
+            f"{src}: photos: need at least 3 images ({IMAGE_SUFFIXES}), found {len(files)}"
+        )
     images = dst / "images"
     images.mkdir(parents=True, exist_ok=True)
     for f in files:
