@@ -146,7 +146,7 @@ def _report(
         caption="Demo metrics",
     )
     section.image(
-        held.images[0], caption="The single input view of the held-out head.", name="input_view"
+        held.images[0], caption="The single input view of the held-out head.", name="input_view.png"
     )
     fitted = read_mesh(out / "fitted_head.ply")
     frames = turntable_frames(
@@ -156,7 +156,7 @@ def _report(
         frames,
         caption="Turntable of the fitted head mesh (marching cubes, vertex colours).",
         fps=8,
-        name="fitted_turntable",
+        name="fitted_turntable.mp4",
     )
     gt = turntable_frames(held.mesh, frames=1, size=96)[0]
     section.image(

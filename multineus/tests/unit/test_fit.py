@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from shared_utils.cameras.pinhole import PinholeCamera
-from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 from multineus.config import tiny_config
 from multineus.data.scenes import SceneViews
 from multineus.fit import averaging_weights, fit_new_scene
 from multineus.model.multineus import MultiNeuS
+from shared_utils.cameras.pinhole import PinholeCamera
+from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
 
 
 def test_stage1_moves_only_the_new_coefficients(tmp_path) -> None:
@@ -20,7 +20,9 @@ def test_stage1_moves_only_the_new_coefficients(tmp_path) -> None:
     cfg.fit.stage1_steps, cfg.fit.stage2_steps = 2, 0
     cfg.trainer.log_every = 0
     meta = MultiNeuS(cfg)
-    cam = PinholeCamera(intrinsics_from_fov(30.0, 8, 8), look_at((0.0, -3.0, 0.0), (0.0, 0.0, 0.0)), 8, 8)
+    cam = PinholeCamera(
+        intrinsics_from_fov(30.0, 8, 8), look_at((0.0, -3.0, 0.0), (0.0, 0.0, 0.0)), 8, 8
+    )
     img = np.full((1, 8, 8, 3), 0.7, dtype=np.float32)
     mask = np.zeros((1, 8, 8), dtype=bool)
     mask[:, 2:6, 2:6] = True

@@ -102,10 +102,22 @@ def test_scannet_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
 
 
 def _quat_wxyz(R: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    x, y, z, w = Rotation.from_matrix(R).as_quat()
-    return np.array([w, x, y, z])
+    """Unit quaternion (w, x, y, z) of a rotation matrix (Shepperd's method)."""
+    m = np.asarray(R, dtype=np.float64)
+    t = np.trace(m)
+    if t > 0:
+        s = 2.0 * np.sqrt(1.0 + t)
+        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+    else:
+        i = int(np.argmax(np.diag(m)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
+        q = [0.0, 0.0, 0.0, 0.0]
+        q[0] = (m[k, j] - m[j, k]) / s
+        q[1 + i] = 0.25 * s
+        q[1 + j] = (m[j, i] + m[i, j]) / s
+        q[1 + k] = (m[k, i] + m[i, k]) / s
+    return np.array(q) / np.linalg.norm(q)
 
 
 def test_colmap_text_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
@@ -145,3 +157,22 @@ def test_loader_errors(tmp_path: Path) -> None:
         load_scene(tmp_path, "colmap")
     with pytest.raises(SceneError, match="unknown scene format"):
         load_scene(tmp_path, "blender")
+
+
+def test_idr_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
+    scene, _ = tiny
+    (tmp_path / "image").mkdir()
+    (tmp_path / "mask").mkdir()
+    arrays = {}
+    for i, (img, cam) in enumerate(zip(scene.images, scene.cameras, strict=True)):
+        world = np.eye(4)
+        world[:3, :4] = cam.K @ cam.cam_from_world[:3, :4]
+        arrays[f"world_mat_{i}"] = world
+        arrays[f"scale_mat_{i}"] = np.eye(4)
+        write_image(tmp_path / "image" / f"{i:03d}.png", img)
+        write_image(tmp_path / "mask" / f"{i:03d}.png", np.ones_like(img))
+    np.savez(tmp_path / "cameras_sphere.npz", **arrays)
+    write_point_cloud(tmp_path / "points.ply", scene.points.astype(np.float64))
+    loaded = load_scene(tmp_path, "idr")
+    _assert_same_views(loaded, scene)
+    np.testing.assert_allclose(loaded.points, scene.points, atol=1e-6)
