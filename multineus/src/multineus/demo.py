@@ -23,6 +23,9 @@ from multineus.data.heads import HeadParams, HeadScene, frontal_cameras, head_fa
 from multineus.data.scenes import SceneViews
 from multineus.evaluate import ChamferResult, chamfer_after_icp
 from multineus.fit import fit_new_scene
+from multineus.model.cameras import CameraRefinement
+from multineus.model.multineus import MultiNeuS
+from multineus.render.neus import render_rays
 from multineus.train import extract_mesh, meta_train
 from multineus.turntable import turntable_frames
 from shared_utils.report import ReportSection
@@ -40,6 +43,28 @@ class DemoResult:
     """Meta-trained reconstruction of training head 0 (all its views)."""
     seconds: float
     """Wall time."""
+    mean_iou: float = 0.0
+    """Silhouette IoU (opacity > 0.5 vs mask) of the mean head in the input view."""
+    fitted_iou: float = 0.0
+    """The same after fitting."""
+
+
+def silhouette_iou(model: MultiNeuS, scene: int, views: SceneViews, cfg: MultiNeuSConfig) -> float:
+    """IoU between rendered opacity > 0.5 and the mask, over all pixels of all views."""
+    cams = CameraRefinement(views.K, views.cam_from_world, learn=False)
+    V, H, W = views.masks.shape
+    jj, ii = torch.meshgrid(torch.arange(W), torch.arange(H), indexing="xy")
+    uv = torch.stack([jj.reshape(-1) + 0.5, ii.reshape(-1) + 0.5], dim=-1).float()
+    inter = union = 0.0
+    model = model.eval()
+    for v in range(V):
+        o, d = cams.rays(torch.full((H * W,), v, dtype=torch.long), uv)
+        with torch.no_grad():
+            pred = render_rays(model, scene, o, d, cfg.renderer, perturb=False).opacity > 0.5
+        gt = views.masks[v].reshape(-1) > 0.5
+        inter += float((pred & gt).sum())
+        union += float((pred | gt).sum())
+    return inter / max(union, 1.0)
 
 
 def nose_tip(params: HeadParams) -> np.ndarray:
@@ -94,11 +119,13 @@ def run_demo(
     mean_scene = mean_model.add_scene()
     mean_head = score(mean_model, mean_scene, held, "mean_head")
     held_views = SceneViews.from_arrays(held.images, held.masks, held.cameras)
+    mean_iou = silhouette_iou(mean_model, mean_scene, held_views, cfg)
     # The held-out camera is exact here; refinement is for PnP-estimated photo cameras.
     cfg.fit.refine_cameras = False
     fitted_model, scene, _ = fit_new_scene(cfg, model, held_views, out / "runs" / "fit")
     fitted = score(fitted_model, scene, held, "fitted_head")
-    result = DemoResult(mean_head, fitted, train_head, time.time() - t0)
+    fitted_iou = silhouette_iou(fitted_model, scene, held_views, cfg)
+    result = DemoResult(mean_head, fitted, train_head, time.time() - t0, mean_iou, fitted_iou)
     if section is not None:
         _report(section, cfg, out, held, result)
     return result
@@ -142,6 +169,8 @@ def _report(
             "mean_head_head_mm": r.mean_head.head_mm,
             "fitted_face_mm": r.fitted.face_mm,
             "fitted_head_mm": r.fitted.head_mm,
+            "mean_head_input_view_iou": r.mean_iou,
+            "fitted_input_view_iou": r.fitted_iou,
         },
         caption="Demo metrics",
     )

@@ -131,7 +131,7 @@ def tiny_config() -> Config:
         data=DataConfig(image_size=48, num_points=4000, views_per_scene=12, num_train_scenes=6),
         loss=LossConfig(perceptual_weight=0.0, ssim_weight=0.05),
         trainer=TrainerConfig(
-            steps=1000,
+            steps=2500,
             batch_size=1,
             log_every=100,
             checkpoint_every=0,

@@ -1,6 +1,6 @@
 """Smoke: a shortened demo end to end.
 
-The full demo (`npbgpp demo`, 1000 steps, ~4-5 min on CPU) must beat the points drawn in
+The full demo (`npbgpp demo`, 2500 steps, ~4-6 min on CPU) must beat the points drawn in
 their mean input colour; that is too long for CI, so this runs 120 steps and checks the
 whole pipeline: the report holds metrics, table, comparison image and orbit video, the
 model file is written, timings are positive, and the short run already renders the
