@@ -15,13 +15,13 @@ RoIAlign and the box post-processing stay in float.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from mobile_densepose.count import state_dict_bytes
 from mobile_densepose.model.rcnn import LEVELS, DensePoseRCNN
 
 
@@ -116,6 +116,4 @@ def file_mb(path: str | Path) -> float:
 
 def state_dict_mb(module: nn.Module) -> float:
     """Size of ``torch.save(module.state_dict())`` in MB."""
-    buf = io.BytesIO()
-    torch.save(module.state_dict(), buf)
-    return buf.getbuffer().nbytes / 1e6
+    return state_dict_bytes(module) / 1e6
