@@ -34,7 +34,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_trainer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
+    p.add_argument(
+        "--steps", type=int, default=None, help="optimizer steps (default: the preset's)"
+    )
     p.add_argument(
         "--batch-size", type=int, default=None, help="global batch (default: the preset's)"
     )
@@ -57,16 +59,17 @@ def _videos(args: argparse.Namespace):
     )  # fmt: skip
 
 
-def _trainer_cfg(args: argparse.Namespace, default_batch: int):
+def _trainer_cfg(args: argparse.Namespace, default_batch: int, default_steps: int):
     from shared_utils.train import TrainerConfig
 
+    steps = args.steps or default_steps
     return TrainerConfig(
-        steps=args.steps,
+        steps=steps,
         batch_size=args.batch_size or default_batch,
         seed=args.seed,
         device=args.device,
         amp=args.amp,
-        checkpoint_every=max(1, args.steps // 5),
+        checkpoint_every=max(1, min(steps // 5, 50_000)),
     )
 
 
@@ -79,7 +82,7 @@ def cmd_train_vqvae(args: argparse.Namespace) -> None:
     cfg = get_preset(args.preset).vqvae
     videos = np.stack([v[: args.frames] for _, v in _videos(args)])
     _, metrics = train_vqvae(
-        cfg, _trainer_cfg(args, cfg.batch_size), FrameDataset(videos), args.out
+        cfg, _trainer_cfg(args, cfg.batch_size, cfg.steps), FrameDataset(videos), args.out
     )
     print(json.dumps(metrics, indent=1))
 
@@ -118,7 +121,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.lr is not None:
         cfg = dataclasses.replace(cfg, lr=args.lr)
     _, metrics = train_transformer(
-        cfg, _trainer_cfg(args, cfg.batch_size), dataset, args.out, optimizer=args.optimizer
+        cfg,
+        _trainer_cfg(args, cfg.batch_size, cfg.steps),
+        dataset,
+        args.out,
+        optimizer=args.optimizer,
     )
     print(json.dumps(metrics, indent=1))
 
@@ -153,8 +160,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    """Held-out bits/dim; with --vqvae and a video source also PSNR/SSIM and the baseline."""
+    """Held-out bits/dim; with --vqvae and a video source also PSNR/SSIM and the baseline;
+    with --transformer, --vqvae and --i3d-weights also FVD (samples from --n-prime frames)."""
     import numpy as np
+    import torch
     from torch.utils.data import DataLoader
 
     from lvt.checkpoints import load_transformer, load_vqvae
@@ -166,7 +175,17 @@ def cmd_eval(args: argparse.Namespace) -> None:
         latent_bits_per_dim,
         reconstruct,
     )
+    from lvt.sampling import decode_video, sample_cached
+    from shared_utils.metrics.fvd import load_i3d
 
+    i3d = None
+    if args.i3d_weights is not None:
+        if args.transformer is None or args.vqvae is None:
+            raise SystemExit("lvt eval: --i3d-weights needs --transformer and --vqvae (FVD)")
+        try:  # fail before any sampling when the weights are missing or malformed
+            i3d = load_i3d(args.i3d_weights)
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(f"lvt eval: --i3d-weights: {error}") from error
     results: dict[str, object] = {}
     model = load_transformer(args.transformer) if args.transformer else None
     if model is not None and args.codes is not None:
@@ -182,25 +201,16 @@ def cmd_eval(args: argparse.Namespace) -> None:
         results["copy_last_frame"] = image_metrics(
             copy_last_frame(videos, n_prime), videos[:, n_prime:]
         )
-        if model is not None and args.i3d_weights is not None:
-            import torch
-
-            from lvt.sampling import decode_video, sample_cached
-
-            codes = torch.from_numpy(
-                np.stack(
-                    [
-                        vqvae.encode(torch.from_numpy(v).permute(0, 3, 1, 2) * 2 - 1).numpy()
-                        for v in videos
-                    ]
+        if model is not None and i3d is not None:
+            with torch.no_grad():
+                codes = torch.stack(
+                    [vqvae.encode(torch.from_numpy(v).permute(0, 3, 1, 2) * 2 - 1) for v in videos]
                 )
-            )
-            fake = decode_video(
-                vqvae, sample_cached(model, codes[:, :n_prime], seed=args.seed)
-            ).numpy()
-            value, _ = fvd_or_reason(videos, fake, args.i3d_weights)
+            sampled = sample_cached(model, codes[:, :n_prime], seed=args.seed)
+            fake = decode_video(vqvae, sampled).numpy()
+            value, _ = fvd_or_reason(videos, fake, i3d, resolution=args.fvd_resolution)
             results["fvd"] = value
-    if args.i3d_weights is None:
+    if i3d is None:
         results["fvd"] = fvd_or_reason(np.zeros(0), np.zeros(0), None)[1]
     text = json.dumps(results, indent=1)
     print(text)
@@ -278,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vqvae", type=Path, default=None)
     p.add_argument("--n-prime", type=int, default=1, help="priming frames excluded from metrics")
     p.add_argument("--i3d-weights", type=Path, default=None, help="local I3D state_dict for FVD")
+    p.add_argument(
+        "--fvd-resolution",
+        type=int,
+        default=224,
+        help="frame side fed to I3D (224 = the FVD protocol; smaller only for quick checks)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     _add_data_args(p)

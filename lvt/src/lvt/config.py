@@ -52,6 +52,8 @@ class VQVAEConfig:
     """Adam learning rate."""
     batch_size: int = 32
     """Frames per batch."""
+    steps: int = 500_000
+    """Optimizer steps (the official schedule: 500k, constant learning rate)."""
 
     def __post_init__(self) -> None:
         if self.latent_dim % self.n_codebooks != 0:
@@ -103,9 +105,11 @@ class TransformerConfig:
     n_prime: int = 1
     """T0: priming latent frames (given, excluded from the loss and bits/dim)."""
     lr: float = 2e-5
-    """RMSprop learning rate."""
+    """RMSprop learning rate (alpha 0.95, momentum 0.9, constant)."""
     batch_size: int = 64
-    """Videos per batch."""
+    """Videos per batch (global; the official runs: 32 per GPU)."""
+    steps: int = 600_000
+    """Optimizer steps (the official schedule: 600k)."""
 
     def __post_init__(self) -> None:
         for axis, (n, s) in enumerate(zip(self.video_shape, self.subscale)):
@@ -190,6 +194,7 @@ TINY_VQVAE = VQVAEConfig(
     n_codebooks=2,
     codebook_size=32,
     batch_size=16,
+    steps=1000,
 )
 """A small VQ-VAE for CPU (32x32 frames -> 8x8 latents, two codebooks of 32)."""
 
@@ -209,6 +214,7 @@ TINY_TRANSFORMER = TransformerConfig(
     block_shape=(2, 4, 4),
     lr=2e-3,
     batch_size=16,
+    steps=400,
 )
 """A small transformer for CPU (latent videos of 8 frames of 8x8 codes)."""
 

@@ -12,6 +12,7 @@ import torch
 from lvt.model.transformer import LatentVideoTransformer
 from lvt.model.vqvae import VQVAE
 from shared_utils.metrics.bits import bits_per_dim
+from shared_utils.metrics.fvd import FVD_RESOLUTION, I3D, fvd, load_i3d
 from shared_utils.metrics.image import psnr, ssim
 
 
@@ -76,16 +77,28 @@ def copy_last_frame(videos: np.ndarray, n_prime: int) -> np.ndarray:
 
 
 def fvd_or_reason(
-    real: np.ndarray, fake: np.ndarray, i3d_weights: str | Path | None
+    real: np.ndarray,
+    fake: np.ndarray,
+    i3d: str | Path | I3D | None,
+    *,
+    resolution: int = FVD_RESOLUTION,
 ) -> tuple[float | None, str]:
-    """FVD between real and generated videos when a local I3D weights file is given.
+    """FVD between real and generated videos when I3D weights are given.
+
+    Args:
+        real, fake: (N, T, H, W, 3) in [0, 1], N >= 2 each.
+        i3d: a local I3D state_dict file (``shared_utils.metrics.fvd.load_i3d`` format),
+            an already loaded network, or None.
+        resolution: frame side fed to I3D; the FVD protocol (and every reported number)
+            uses 224; smaller values only for tests.
 
     Returns:
         (fvd, "") or (None, the reason it was not computed).
-    """
-    if i3d_weights is None:
-        return None, "FVD not computed: pass --i3d-weights FILE (Kinetics-400 I3D state_dict)"
-    from shared_utils.metrics.fvd import fvd, load_i3d
 
-    i3d = load_i3d(i3d_weights)
-    return fvd(real, fake, i3d), ""
+    Raises:
+        FileNotFoundError: the weights file does not exist (the message says what to supply).
+    """
+    if i3d is None:
+        return None, "FVD not computed: pass --i3d-weights FILE (Kinetics-400 I3D state_dict)"
+    network = i3d if isinstance(i3d, I3D) else load_i3d(i3d)
+    return fvd(real, fake, network, resolution=resolution), ""

@@ -5,29 +5,24 @@ Two samplers with the same random stream:
 - :func:`sample_naive`: the reference; re-runs the whole model (encoder and decoder over
   the full slice) for every generated code, as the official sampler does.
 - :func:`sample_cached`: runs the encoder once per slice (its input, the earlier
-  slices, does not change while the slice is generated), the masked convolution on a
-  3x3x3 neighbourhood, and each decoder layer for one position with the keys/values of
-  the earlier positions of its attention block cached.
+  slices, does not change while the slice is generated), skips slices made only of
+  priming frames, runs a slice's primed prefix through the parallel decoder once, and
+  then steps the decoder one position at a time with the keys/values of the earlier
+  positions of its attention block cached (:mod:`lvt.model.cached_decoder`).
 
-Both draw code (b, t, y, x, k) by inverse-CDF sampling with the same pre-drawn uniform
-number, so they return identical codes whenever their probabilities agree to rounding.
+Both draw code (b, t, y, x, k) by inverse-CDF sampling (:func:`lvt.draw.draw`) with the
+same pre-drawn uniform number, so they return identical codes whenever their
+probabilities agree to rounding.
 """
 
 from __future__ import annotations
 
 import torch
 
-from lvt.model.layers import BlockSelfAttentionLayer, block_members
+from lvt.draw import draw
+from lvt.model.cached_decoder import CachedSliceDecoder
 from lvt.model.subscale import from_slices, to_slices
 from lvt.model.transformer import LatentVideoTransformer
-
-
-def draw(logits: torch.Tensor, uniform: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Inverse-CDF sample: (B, K) logits, (B,) uniforms in [0, 1) -> (B,) int64."""
-    probs = torch.softmax(logits.double() / temperature, dim=-1)
-    cdf = probs.cumsum(-1)
-    idx = (cdf < uniform[:, None].double()).sum(-1)
-    return idx.clamp(max=logits.shape[-1] - 1)
 
 
 def _prepare(
@@ -92,57 +87,39 @@ def sample_naive(
 def sample_cached(
     model: LatentVideoTransformer, prime: torch.Tensor, *, seed: int = 0, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Cached sampler: same inputs, outputs and random stream as :func:`sample_naive`."""
+    """Cached sampler: same inputs, outputs and random stream as :func:`sample_naive`.
+
+    Per slice: one encoder pass (skipped for slices made only of priming frames), one
+    parallel decoder pass over the slice's primed raster prefix, then one cached decoder
+    step (:class:`~lvt.model.cached_decoder.CachedSliceDecoder`) per generated position.
+    """
     cfg = model.cfg
     codes, uniform, primed = _prepare(model, prime, seed)
     b, nc = codes.shape[0], cfg.n_codebooks
-    device, dtype = codes.device, model.positions.dtype
-    primed_sl = to_slices(primed[None], cfg.subscale)[0]
-    uniform_sl = to_slices(uniform, cfg.subscale)
+    primed_sl = to_slices(primed[None], cfg.subscale)[0].reshape(cfg.n_slices, -1)
+    uniform_sl = to_slices(uniform, cfg.subscale).reshape(b, cfg.n_slices, -1, nc)
     slices = to_slices(codes, cfg.subscale).clone()  # (B, S, t', h', w', n_c)
-    tp, hp, wp = cfg.slice_shape
-    members, local = block_members(cfg.slice_shape, cfg.effective_block_shape)
-    members = members.to(device)
-    conv = model.decoder_conv
-    kt, kh, kw = conv.kernel
-    conv_weight = conv.masked_weight()
-    n_pos = tp * hp * wp
+    flat = slices.view(b, cfg.n_slices, -1, nc)  # the same memory, positions flattened
+    decoder = CachedSliceDecoder(model, b)
+    n_pos = flat.shape[2]
     for s in range(cfg.n_slices):
-        index = torch.full((b,), s, dtype=torch.long, device=device)
+        # primed positions of a slice are a raster prefix: frames < T0 come first in t'
+        known = int(primed_sl[s].sum())
+        if not bool(primed_sl[s, :known].all()):
+            raise AssertionError("primed positions of a slice must form a raster prefix")
+        if known == n_pos:
+            continue  # nothing to generate; later slices see it through the encoder
+        index = torch.full((b,), s, dtype=torch.long, device=codes.device)
         context = model.encode(from_slices(slices, cfg.subscale), index)
-        additive = model.positions + model.condition(context)  # (B, t', h', w', d)
-        de = model.decoder_embedding.embedding_dim
-        padded = torch.zeros(
-            b,
-            de,
-            tp + 2 * (kt // 2),
-            hp + 2 * (kh // 2),
-            wp + 2 * (kw // 2),
-            device=device,
-            dtype=dtype,
-        )
-        shape_kv = (b, cfg.heads, n_pos, cfg.attention_dim)
-        caches = [
-            (
-                torch.zeros(shape_kv, device=device, dtype=dtype),
-                torch.zeros(shape_kv, device=device, dtype=dtype),
-            )
-            for _ in model.decoder_layers
-        ]
-        for p in range(n_pos):
-            t, y, x = p // (hp * wp), (p // wp) % hp, p % wp
-            h = conv.step(padded, (t, y, x), conv_weight) + additive[:, t, y, x]
-            for layer, (keys, values) in zip(model.decoder_layers, caches):
-                assert isinstance(layer, BlockSelfAttentionLayer)
-                h = layer.step(h, keys, values, int(local[p]), members[p])
-            base = model.predictor.base_terms(model.decoder_norm(h))  # (B, n_c, d)
-            here = slices[:, s, t, y, x]  # (B, n_c) view
-            if not primed_sl[s, t, y, x]:
-                for k in range(nc):
-                    logits = model.predictor.channel_logits(base, here, k)
-                    here[:, k] = draw(logits, uniform_sl[:, s, t, y, x, k], temperature)
-            emb = model.embed(model.decoder_embedding, here)  # (B, d_e)
-            padded[:, :, t + kt // 2, y + kh // 2, x + kw // 2] = emb
+        decoder.start_slice(slices[:, s], context, known)
+        # the uniforms of code (p, k) as contiguous (B, 1) columns, position-major
+        cols = uniform_sl[:, s].permute(1, 2, 0).reshape(-1, b, 1).contiguous().unbind(0)
+        drawn = [
+            code
+            for p in range(known, n_pos)
+            for code in decoder.sample_position(p, cols[p * nc : (p + 1) * nc], temperature)
+        ]  # position-major, codebook-minor
+        flat[:, s, known:] = torch.stack(drawn, dim=1).view(b, n_pos - known, nc)
     return from_slices(slices, cfg.subscale)
 
 

@@ -16,6 +16,7 @@ from lvt.losses import transformer_loss, vqvae_loss
 from lvt.model.transformer import LatentVideoTransformer
 from lvt.model.vqvae import VQVAE
 from shared_utils.train import Trainer, TrainerConfig
+from shared_utils.train.seed import seed_everything
 
 
 class FrameDataset(Dataset):
@@ -43,7 +44,7 @@ def train_vqvae(
     eval_every: int = 0,
 ) -> tuple[VQVAE, dict[str, float]]:
     """Train a VQ-VAE; writes ``run_dir/model.pt``. Returns the model and final metrics."""
-    torch.manual_seed(trainer_cfg.seed)
+    seed_everything(trainer_cfg.seed, deterministic=trainer_cfg.deterministic)
     model = VQVAE(cfg)
     trainer = Trainer(
         trainer_cfg,
@@ -77,7 +78,7 @@ def train_transformer(
         optimizer: "rmsprop" (the paper: alpha 0.95, momentum 0.9) or "adam" (faster for
             the tiny CPU demo).
     """
-    torch.manual_seed(trainer_cfg.seed)
+    seed_everything(trainer_cfg.seed, deterministic=trainer_cfg.deterministic)
     model = LatentVideoTransformer(cfg)
 
     def make_optimizer(m: torch.nn.Module) -> torch.optim.Optimizer:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from lvt.checkpoints import load_transformer, load_vqvae, save_model
+from lvt.checkpoints import CheckpointError, load_transformer, load_vqvae, save_model
 from lvt.config import TINY_TRANSFORMER, TINY_VQVAE
 from lvt.data.codes import CodesDataset, CodesFormatError, extract_codes
 from lvt.evaluation import copy_last_frame, image_metrics, latent_bits_per_dim
@@ -123,3 +123,23 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert torch.equal(load_vqvae(tmp_path / "v.pt").quantizer.codebooks, vq.quantizer.codebooks)
     with pytest.raises(ValueError, match="kind"):
         load_vqvae(tmp_path / "t.pt")
+    # the shared checkpoint format: a sha256 sidecar beside the file
+    assert (tmp_path / "t.pt.sha256").read_text().split()[1] == "t.pt"
+
+
+def test_corrupted_or_missing_model_file_is_refused(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    path = save_model(tmp_path / "run" / "model.pt", LatentVideoTransformer(SMALL))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the tensor data
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"model\.pt is corrupted or truncated"):
+        load_transformer(path)
+    path.write_bytes(bytes(data[: len(data) // 3]))  # a truncated copy
+    with pytest.raises(CheckpointError, match="corrupted or truncated"):
+        load_transformer(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_vqvae(tmp_path / "missing.pt")
+    (tmp_path / "run" / "model.pt.sha256").unlink()
+    with pytest.raises(CheckpointError, match="no hash file"):
+        load_transformer(path)

@@ -51,3 +51,24 @@ def test_draw_is_inverse_cdf() -> None:
     logits = torch.log(torch.tensor([[0.2, 0.5, 0.3]]))
     for u, expected in [(0.0, 0), (0.19, 0), (0.21, 1), (0.69, 1), (0.71, 2), (0.999, 2)]:
         assert int(draw(logits, torch.tensor([u]))[0]) == expected
+
+
+@pytest.mark.parametrize("n_codebooks", [1, 4])
+def test_samplers_agree_for_other_codebook_counts_primes_and_temperatures(
+    n_codebooks: int,
+) -> None:
+    # two priming frames: whole slices are primed (skipped) and others start with a
+    # primed raster prefix (filled by one parallel decoder pass)
+    cfg = dataclasses.replace(
+        _cfg((2, 2, 2), (2, 2, 2)), n_codebooks=n_codebooks, n_prime=2, encoder_layers=2
+    )
+    torch.manual_seed(1)
+    model = LatentVideoTransformer(cfg).double().eval()
+    for table in [t for layer in model.decoder_layers for t in layer.rel_tables]:
+        torch.nn.init.normal_(table)  # non-zero relative biases
+    prime = torch.randint(0, cfg.codebook_size, (3, 2, 4, 4, n_codebooks))
+    naive = sample_naive(model, prime, seed=5, temperature=0.7)
+    cached = sample_cached(model, prime, seed=5, temperature=0.7)
+    assert torch.equal(naive, cached)
+    assert torch.equal(cached[:, :2], prime)
+    assert len(torch.unique(cached[:, 2:])) > 1
