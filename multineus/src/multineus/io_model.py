@@ -1,4 +1,8 @@
-"""Saving and loading a trained Multi-NeuS (weights + config) in a run folder."""
+"""Saving and loading a trained Multi-NeuS (weights + config) in a run folder.
+
+The weights go through shared_utils' checkpoint writer: atomic, with a ``.sha256``
+sidecar that is verified on load, so a truncated or corrupted file is refused.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import torch
 from multineus.config import MultiNeuSConfig
 from multineus.model.multineus import MultiNeuS
 from shared_utils.config import load_config, save_config
-from shared_utils.io.atomic import atomic_path
+from shared_utils.train.checkpoint import load_checkpoint, save_checkpoint
 
 WEIGHTS = "multineus.pt"
 CONFIG = "multineus.yaml"
@@ -23,8 +27,7 @@ def save_model(
     folder.mkdir(parents=True, exist_ok=True)
     save_config(cfg, folder / CONFIG)
     state = {"model": model.state_dict(), "num_scenes": model.num_scenes, "mean_K": mean_K.cpu()}
-    with atomic_path(folder / WEIGHTS) as tmp:
-        torch.save(state, tmp)
+    save_checkpoint(state, folder / WEIGHTS)
 
 
 def load_model(folder: str | Path) -> tuple[MultiNeuS, MultiNeuSConfig, torch.Tensor]:
@@ -32,13 +35,14 @@ def load_model(folder: str | Path) -> tuple[MultiNeuS, MultiNeuSConfig, torch.Te
 
     Raises:
         FileNotFoundError: naming the missing file.
+        shared_utils.train.checkpoint.CheckpointError: corrupted, truncated or unhashed weights.
     """
     folder = Path(folder)
     for name in (CONFIG, WEIGHTS):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder / name} not found (write it with `multineus train`)")
     cfg = load_config(MultiNeuSConfig, folder / CONFIG)
-    state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+    state = load_checkpoint(folder / WEIGHTS)
     cfg.multi.num_scenes = int(state["num_scenes"])
     model = MultiNeuS(cfg)
     model.load_state_dict(state["model"])
