@@ -14,6 +14,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -152,7 +153,10 @@ def _bench(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from mobile_densepose.demo import DemoConfig, run_demo
 
-    metrics = run_demo(args.out, DemoConfig(num_images=args.num_images, steps=args.steps))
+    cfg = DemoConfig(num_images=args.num_images)
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
+    metrics = run_demo(args.out, cfg)
     print(json.dumps(metrics, indent=1))
 
 
@@ -216,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="end-to-end demo on embedded data -> DIR/report.json")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--num-images", type=int, default=96)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, help="training steps, batch 4 (default: DemoConfig, 1200)")
     return parser
 
 

@@ -48,7 +48,7 @@ class DemoConfig:
 
     num_images: int = 96
     """Synthetic images (the last 20 % are held out)."""
-    steps: int = 300
+    steps: int = 1200
     """Training steps (batch 4)."""
     height: int = 128
     """Image height."""
@@ -90,7 +90,11 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
         ),
     )
     tcfg = train_presets()["tiny"][1]
-    tcfg = dataclasses.replace(tcfg, data=str(data), run_dir=str(out / "run"), eval_max_images=64)
+    # the paper's schedule shape: 10x drops at 330k/390k and 370k/390k of the run
+    drops = (round(cfg.steps * 330 / 390), round(cfg.steps * 370 / 390))
+    tcfg = dataclasses.replace(
+        tcfg, data=str(data), run_dir=str(out / "run"), eval_max_images=64, lr_steps=drops
+    )
     tcfg.trainer = dataclasses.replace(
         tcfg.trainer, steps=cfg.steps, seed=cfg.seed, checkpoint_every=cfg.steps
     )
