@@ -5,7 +5,7 @@ Commands:
   train         train the patch network on a patch file
   eval          Table 2 metrics of a model and the PCA/VCM baselines on test patches
   fuse          whole-shape estimation of a procedural part or a mesh -> coloured PLY
-  curves        feature curves (JSON + OBJ lines) from a fused field.npz
+  curves        corners + polyline/spline feature curves (JSON, OBJ) from a field.npz
   demo          end-to-end run on embedded procedural parts -> report.json
 """
 
@@ -101,7 +101,9 @@ def cmd_fuse(args: argparse.Namespace) -> None:
 
 
 def cmd_curves(args: argparse.Namespace) -> None:
-    """Extract feature polylines from a field.npz written by ``fuse``."""
+    """Corners and parametric feature curves (polyline + cubic spline per curve) from a
+    field.npz written by ``fuse``; writes curves.json and curves.obj."""
+    from def_features.config import CurveConfig
     from def_features.curves import extract_curves, write_curves
 
     path = Path(args.field)
@@ -112,11 +114,21 @@ def cmd_curves(args: argparse.Namespace) -> None:
         raise SystemExit(
             f"{path}: needs arrays 'points' (P, 3) and 'distances' (P,): {exc}"
         ) from exc
-    curves = extract_curves(
-        points, distances, args.threshold, args.link_radius, args.min_length, args.step
+    cfg = CurveConfig(
+        threshold=args.threshold,
+        link_radius=args.link_radius,
+        corner_radius=args.corner_radius,
+        corner_score=args.corner_score,
+        step=args.step,
+        min_length=args.min_length,
+        max_residual=args.max_residual,
     )
-    write_curves(Path(args.out), curves)
-    print(f"wrote {len(curves)} curves to {args.out}/curves.json and curves.obj")
+    curves = extract_curves(points, distances, cfg)
+    write_curves(Path(args.out), curves, spacing=args.step / 2)
+    print(
+        f"wrote {len(curves.corners)} corners and {len(curves.curves)} curves "
+        f"to {args.out}/curves.json and curves.obj"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -190,8 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--link-radius", type=float, default=0.06, help="graph link radius (~3 pixel sizes)"
     )
+    p.add_argument(
+        "--corner-radius", type=float, default=0.25, help="neighbourhood radius of corners"
+    )
+    p.add_argument(
+        "--corner-score", type=float, default=0.2, help="min lambda2/lambda1 of a corner"
+    )
     p.add_argument("--min-length", type=float, default=0.3, help="drop shorter curves")
-    p.add_argument("--step", type=float, default=0.04, help="polyline vertex spacing")
+    p.add_argument(
+        "--max-residual", type=float, default=0.1, help="drop curves fitting worse (RMS)"
+    )
+    p.add_argument("--step", type=float, default=0.04, help="centre-line sample spacing")
 
     p = add("demo", cmd_demo, "end-to-end demo on embedded parts")
     p.add_argument("--out", required=True, help="output folder (report.json)")

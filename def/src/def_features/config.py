@@ -99,6 +99,34 @@ class DefConfig:
     """Random seed."""
 
 
+@dataclass(frozen=True)
+class CurveConfig:
+    """Extraction of parametric feature curves from a distance field (lengths in
+    normalised shape units; the curve-length quantile is scaled to 1)."""
+
+    threshold: float = 0.06
+    """Points whose distance is below this are feature points (official: 0.06)."""
+    link_radius: float = 0.06
+    """Feature points closer than this are linked in the graph (~3 pixel sizes)."""
+    corner_radius: float = 0.25
+    """Neighbourhood radius of the corner score; points this close to a corner are
+    cut out of the graph, which splits it into the curves between corners."""
+    corner_score: float = 0.2
+    """Minimal ``lambda_2 / lambda_1`` of a corner's neighbourhood (0 on a line)."""
+    step: float = 0.04
+    """Arc-length step of the ordered centre line of a curve."""
+    polyline_tol: float = 0.02
+    """Ramer-Douglas-Peucker tolerance of the polyline fit."""
+    spline_tol: float = 0.005
+    """Target RMS deviation of the smoothing spline from the centre line."""
+    min_length: float = 0.3
+    """Curves shorter than this (corner to corner, or end to end) are dropped."""
+    min_points: int = 5
+    """Curves supported by fewer feature points are dropped."""
+    max_residual: float = 0.1
+    """Curves whose band lies farther (RMS) from their spline are dropped as weak."""
+
+
 def _paper() -> DefConfig:
     return DefConfig()
 

@@ -90,6 +90,10 @@ def run_demo(out: Path, quick: bool = False) -> dict[str, float]:
         out / "fusion" / "view.png",
         caption="One view: fused prediction | ground truth | single-view prediction (red = on a sharp curve)",
     )
+    section.image(
+        out / "fusion" / "curves.png",
+        caption="Curves extracted from the fused field: corners (black), one colour per fitted spline",
+    )
     section.metrics(
         {
             "data_s": round(t_data, 1),

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from def_features.config import DefConfig
-from def_features.curves import curve_metrics, extract_curves, sample_polylines, write_curves
+from def_features.config import CurveConfig, DefConfig
+from def_features.curve_picture import curves_picture
+from def_features.curves import evaluate_curves, extract_curves, write_curves
 from def_features.data.patches import ShapeItem
 from def_features.fusion import fuse_views, predict_view, scan_views
 from def_features.kernels.point_segment_distance import point_segment_distance
@@ -49,7 +50,7 @@ def fuse_shape(
     model: DefUNet, cfg: DefConfig, item: ShapeItem, n_views: int, out_dir: Path
 ) -> dict[str, float]:
     """Whole-shape estimation; writes ``fused.ply``, ``field.npz`` (points, distances),
-    ``view.png`` and ``curves.{json,obj}``."""
+    ``view.png``, ``curves.{json,obj}`` and ``curves.png``."""
     from shared_utils.io.images import write_image
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,16 +78,25 @@ def fuse_shape(
         panels.append(img)
     write_image(out_dir / "view.png", np.concatenate(panels, axis=1).astype(np.float32))
     np.savez_compressed(out_dir / "field.npz", points=field.points, distances=field.fused)
-    # Curves from the fused field (threshold 0.06 as in the official code).
-    curves = extract_curves(field.points, field.fused, 0.06, 3 * ps, 0.3, 2 * ps)
-    write_curves(out_dir, curves)
-    curve_stats: dict[str, float] = {"curves": float(len(curves))}
-    if curves:
-        gt_samples = sample_polylines(
-            [np.stack([a, b]) for a, b in zip(item.seg_a, item.seg_b)], ps
-        )
-        for k, v in curve_metrics(sample_polylines(curves, ps), gt_samples).items():
-            curve_stats[f"curve_{k}"] = v
+    # Curves from the fused field (threshold 0.06 as in the official code; graph and
+    # fitting scales tied to the scan's pixel size).
+    curve_cfg = CurveConfig(link_radius=3 * ps, step=2 * ps)
+    curves = extract_curves(field.points, field.fused, curve_cfg)
+    write_curves(out_dir, curves, spacing=ps)
+    write_image(out_dir / "curves.png", curves_picture(field.points, curves).astype(np.float32))
+    curve_stats = {
+        f"curve_{k}": v
+        for k, v in evaluate_curves(
+            curves, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
+        ).items()
+    }
+    # The same extraction on the true field: the curve stage's own error, without the
+    # network's.
+    oracle = extract_curves(field.points, gt, curve_cfg)
+    for k, v in evaluate_curves(
+        oracle, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
+    ).items():
+        curve_stats[f"true_field_curve_{k}"] = v
     return {
         **curve_stats,
         "points": float(len(gt)),

@@ -19,3 +19,9 @@ def test_quick_demo_beats_pca_and_writes_report(tmp_path: Path) -> None:
     assert (tmp_path / "fusion" / "fused.ply").stat().st_size > 1000
     test = read_patches(tmp_path / "test.hdf5")
     assert len(test["image"]) >= 8 and test["image"].shape[1:] == (64, 64)
+    # Curve stage: JSON with corners and fitted curves, a picture, metrics vs ground truth.
+    curves = json.loads((tmp_path / "fusion" / "curves.json").read_text())
+    assert set(curves) == {"corners", "curves"}
+    assert (tmp_path / "fusion" / "curves.png").stat().st_size > 1000
+    fusion = next(i for i in report["items"] if i["kind"] == "metrics" and "curve_curves" in str(i))
+    assert "curve_corner_recall" in str(fusion)

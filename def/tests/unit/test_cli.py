@@ -51,7 +51,12 @@ def test_curves_command_on_a_synthetic_field(tmp_path: Path) -> None:
     import json
 
     curves = json.loads((tmp_path / "c" / "curves.json").read_text())
-    assert len(curves) == 1 and abs(curves[0][-1][0] - curves[0][0][0]) > 1.9
+    (curve,) = curves["curves"]
+    assert curves["corners"] == [] and not curve["closed"]
+    # A straight line: the polyline fit keeps its two end points.
+    assert (
+        len(curve["polyline"]) == 2 and abs(curve["polyline"][1][0] - curve["polyline"][0][0]) > 1.9
+    )
     with pytest.raises(SystemExit, match=r"bad\.npz"):
         np.savez(tmp_path / "bad.npz", points=pts)
         main(["curves", "--field", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "d")])
