@@ -24,8 +24,10 @@ from mobile_densepose.export import ExportCore, export_onnx, file_mb
 from mobile_densepose.model.rcnn import DensePoseRCNN
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
+def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    # several warm-up calls: TorchScript's profiling executor re-optimises on the first ones
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
