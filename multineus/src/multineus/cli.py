@@ -92,10 +92,15 @@ def cmd_fit(args: argparse.Namespace) -> None:
             mask=mask,
             name=str(args.photo),
         )
+    elif args.h3ds:
+        from multineus.data.h3ds import read_h3ds_scene
+
+        folder = Path(args.h3ds)
+        views = read_h3ds_scene(folder.parent, folder.name, views=args.views).views
     elif args.scene:
         views = read_scene_folder(args.scene, scale=args.scale)
     else:
-        raise SystemExit("fit: give --scene FOLDER or --photo IMAGE")
+        raise SystemExit("fit: give --scene FOLDER, --h3ds SCENE_FOLDER or --photo IMAGE")
     out = Path(args.out)
     fitted, scene, _ = fit_new_scene(cfg, model, views, out / "run")
     mesh = extract_mesh(fitted, scene, resolution=args.resolution or cfg.mesh_resolution)
@@ -137,12 +142,29 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from multineus.mesh import Mesh
     from shared_utils.io.meshes import read_mesh
 
-    pred, gt = read_mesh(args.pred), read_mesh(args.gt)
+    pred = read_mesh(args.pred)
+    pred_vertices, mm_per_unit = pred.vertices, args.mm_per_unit
+    if args.h3ds:
+        # H3DS: the prediction lives in the unit sphere; scale_mat_0 takes it to the scan's mm
+        from multineus.data.h3ds import read_h3ds_ground_truth
+
+        folder = Path(args.h3ds)
+        gt, landmarks, scale_mat = read_h3ds_ground_truth(folder.parent, folder.name)
+        pred_vertices = pred.vertices @ scale_mat[:3, :3].T + scale_mat[:3, 3]
+        anchor = gt.vertices[landmarks["nose_tip"]] if "nose_tip" in landmarks else None
+        mm_per_unit = 1.0
+    elif args.gt:
+        gt = read_mesh(args.gt)
+        anchor = args.face_anchor
+    else:
+        raise SystemExit("eval: give a ground-truth mesh GT or --h3ds SCENE_FOLDER")
+    if anchor is None:
+        raise SystemExit("eval: give --face-anchor (H3DS scenes: a nose_tip landmark)")
     r = chamfer_after_icp(
-        Mesh(pred.vertices, pred.faces),
+        Mesh(pred_vertices, pred.faces),
         Mesh(gt.vertices, gt.faces),
-        mm_per_unit=args.mm_per_unit,
-        face_anchor=np.asarray(args.face_anchor, dtype=np.float64),
+        mm_per_unit=mm_per_unit,
+        face_anchor=np.asarray(anchor, dtype=np.float64),
         face_radius_mm=args.face_radius_mm,
     )
     print(json.dumps({"face_mm": r.face_mm, "head_mm": r.head_mm, "icp_fitness": r.icp_fitness}))
@@ -186,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("model", help="folder written by `multineus train`")
     f.add_argument("out", help="output folder (mesh.ply, run/)")
     f.add_argument("--scene", help="IDR/NeuS or COLMAP scene folder")
+    f.add_argument("--h3ds", help="H3DS scene folder (ROOT/SCENE_ID; cameras in the unit sphere)")
+    f.add_argument("--views", type=int, nargs="*", help="H3DS view indices (default: all)")
     f.add_argument("--photo", help="one in-the-wild photo (face found by dlib, camera by PnP)")
     f.add_argument("--mask", help="foreground mask of the photo (else the whole crop is used)")
     f.add_argument("--scale", type=float, default=1.0, help="image downscale of the scene folder")
@@ -216,14 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="Chamfer (mm) after ICP, face and head", description=cmd_eval.__doc__
     )
     e.add_argument("pred", help="predicted mesh")
-    e.add_argument("gt", help="ground-truth mesh")
+    e.add_argument("gt", nargs="?", help="ground-truth mesh (or give --h3ds)")
+    e.add_argument(
+        "--h3ds", help="H3DS scene folder: its scan (mm), nose_tip landmark and scale_mat_0"
+    )
     e.add_argument("--mm-per-unit", type=float, default=1.0, help="millimetres per mesh unit")
     e.add_argument(
         "--face-anchor",
         type=float,
         nargs=3,
-        required=True,
-        help="face centre (nose tip) in gt units",
+        help="face centre (nose tip) in gt units (H3DS: its nose_tip landmark)",
     )
     e.add_argument("--face-radius-mm", type=float, default=95.0, help="face region radius")
     e.set_defaults(func=cmd_eval)
