@@ -24,7 +24,7 @@ from npbgpp.data.scene import Scene
 from npbgpp.losses import VGGPerceptual, downsampled_l1, ssim_loss
 from npbgpp.model.pipeline import NPBGPP
 from shared_utils.config import config_from_dict, config_to_dict
-from shared_utils.io.atomic import atomic_path
+from shared_utils.train.checkpoint import load_checkpoint, save_checkpoint
 from shared_utils.train.trainer import Trainer
 
 MODEL_FILE = "model.pt"
@@ -155,19 +155,24 @@ class SceneLoss:
 
 
 def save_model(model: NPBGPP, path: str | Path) -> None:
-    """Write the weights and the model config (atomically)."""
-    with atomic_path(path) as tmp:
-        torch.save(
-            {"model_config": config_to_dict(model.cfg), "state_dict": model.state_dict()}, tmp
-        )
+    """Write the weights and the model config (atomically, with a ``.sha256`` sidecar)."""
+    save_checkpoint(
+        {"model_config": config_to_dict(model.cfg), "state_dict": model.state_dict()}, path
+    )
 
 
 def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> NPBGPP:
-    """Rebuild a trained model from :func:`save_model`'s file."""
+    """Rebuild a trained model from :func:`save_model`'s file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: corrupted, truncated or without its ``.sha256`` sidecar.
+        ValueError: not an npbgpp model file.
+    """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"model file not found: {p}")
-    data: Any = torch.load(p, map_location=device, weights_only=True)
+    data: Any = load_checkpoint(p)
     if not isinstance(data, dict) or "model_config" not in data or "state_dict" not in data:
         raise ValueError(f"{p}: not an npbgpp model file (needs model_config and state_dict)")
     cfg = config_from_dict(ModelConfig, data["model_config"], source=str(p))

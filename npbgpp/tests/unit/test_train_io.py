@@ -117,6 +117,17 @@ def test_model_and_descriptor_files_round_trip(tmp_path: Path) -> None:
         load_model(tmp_path / "missing.pt")
 
 
+def test_corrupted_model_file_is_refused(tmp_path: Path) -> None:
+    from shared_utils.train.checkpoint import CheckpointError
+
+    save_model(NPBGPP(preset("tiny").model), tmp_path / "model.pt")
+    data = bytearray((tmp_path / "model.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "model.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"model\.pt"):
+        load_model(tmp_path / "model.pt")
+
+
 def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
