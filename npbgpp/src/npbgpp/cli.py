@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=48, help="embedded test image size")
     p.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--lpips-backbone",
+        type=Path,
+        help="torchvision AlexNet state_dict (alexnet-owt-7be5be79.pth) for the LPIPS column",
+    )
+    p.add_argument("--lpips-head", type=Path, help="LPIPS v0.1 linear heads (alex.pth)")
 
     p = sub.add_parser("export", help="coloured PLY of a descriptor file")
     p.add_argument("--descriptors", type=Path, required=True)
@@ -189,6 +195,12 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     from npbgpp.train import load_model
 
     model = load_model(a.weights, device=a.device)
+    lpips = None
+    if a.lpips_backbone is not None or a.lpips_head is not None:
+        from shared_utils.metrics.lpips import LPIPS
+
+        # a missing file stops here, before any rendering, with what to download
+        lpips = LPIPS("alex", backbone_weights=a.lpips_backbone, head_weights=a.lpips_head)
     pairs = []
     if a.scene is not None:
         scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
@@ -202,7 +214,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             assert test is not None
             pairs.append((inp, test))
         dataset = "embedded"
-    results = [evaluate_scene(model, inp, test, a.device) for inp, test in pairs]
+    results = [evaluate_scene(model, inp, test, a.device, lpips) for inp, test in pairs]
     summary = summarize(results)
     headers, rows = table3_rows(dataset, summary)
     print(" | ".join(headers))

@@ -17,6 +17,7 @@ from npbgpp.data.scene import Scene
 from npbgpp.model.baseline import mean_point_colors, render_point_colors
 from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
 from shared_utils.metrics.image import psnr, ssim
+from shared_utils.metrics.lpips import LPIPS
 
 
 @dataclass
@@ -33,6 +34,10 @@ class SceneResult:
     render_s: float
     """Mean wall time of one rendered view."""
     num_inputs: int
+    lpips: float | None = None
+    """LPIPS (AlexNet, v0.1) when local weights were given."""
+    baseline_lpips: float | None = None
+    """LPIPS of the mean-colour point renders."""
     renders: list[torch.Tensor] = field(default_factory=list, repr=False)
     """(3, H, W) renders of the held-out views."""
     baselines: list[torch.Tensor] = field(default_factory=list, repr=False)
@@ -50,9 +55,16 @@ def model_scene(
 
 @torch.no_grad()
 def evaluate_scene(
-    model: NPBGPP, inputs: Scene, heldout: Scene, device: str | torch.device = "cpu"
+    model: NPBGPP,
+    inputs: Scene,
+    heldout: Scene,
+    device: str | torch.device = "cpu",
+    lpips: LPIPS | None = None,
 ) -> SceneResult:
-    """Model ``inputs`` without fitting, render the views of ``heldout``, score both methods."""
+    """Model ``inputs`` without fitting, render the views of ``heldout``, score both methods.
+
+    ``lpips``: an LPIPS module built from local weights (``None``: no LPIPS column).
+    """
     model.eval()
     t0 = time.perf_counter()
     desc = model_scene(model, inputs, device)
@@ -70,6 +82,13 @@ def evaluate_scene(
         bases.append(render_point_colors(points[seen], colors[seen], cam))
         targets.append(heldout.image_tensor(i, device))
     pred, base, gt = torch.stack(renders), torch.stack(bases), torch.stack(targets)
+    perceptual: dict[str, float | None] = {"lpips": None, "baseline_lpips": None}
+    if lpips is not None:
+        lpips = lpips.to(pred.device)
+        perceptual = {
+            "lpips": float(lpips(pred, gt).mean()),
+            "baseline_lpips": float(lpips(base, gt).mean()),
+        }
     return SceneResult(
         name=inputs.name,
         psnr=float(psnr(pred, gt).mean()),
@@ -79,6 +98,7 @@ def evaluate_scene(
         modeling_s=modeling_s,
         render_s=render_s,
         num_inputs=len(inputs),
+        **perceptual,
         renders=[r.cpu() for r in renders],
         baselines=[b.cpu() for b in bases],
     )
@@ -92,6 +112,8 @@ def summarize(results: Sequence[SceneResult]) -> dict[str, float]:
         return sum(float(getattr(r, key)) for r in results) / n
 
     out = {k: mean(k) for k in ("psnr", "ssim", "baseline_psnr", "baseline_ssim")}
+    if results and all(r.lpips is not None for r in results):
+        out["lpips"], out["baseline_lpips"] = mean("lpips"), mean("baseline_lpips")
     out["modeling_s"] = mean("modeling_s")
     out["modeling_s_per_view"] = sum(r.modeling_s / r.num_inputs for r in results) / n
     out["render_s"] = mean("render_s")
@@ -99,18 +121,28 @@ def summarize(results: Sequence[SceneResult]) -> dict[str, float]:
     return out
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def table3_rows(dataset: str, summary: dict[str, float]) -> tuple[list[str], list[list[object]]]:
     """Rows in the layout of the paper's Table 3 (LPIPS: None without local weights)."""
     headers = ["Method", "Per-scene optimisation", f"{dataset} PSNR", "SSIM", "LPIPS"]
     rows: list[list[object]] = [
         ["NPBG++ (paper, NeRF-Synthetic)", "no", 26.06, 0.936, 0.071],
-        ["NPBG++ (ours)", "no", round(summary["psnr"], 2), round(summary["ssim"], 3), None],
+        [
+            "NPBG++ (ours)",
+            "no",
+            round(summary["psnr"], 2),
+            round(summary["ssim"], 3),
+            _rounded(summary.get("lpips")),
+        ],
         [
             "points, mean input colour",
             "no",
             round(summary["baseline_psnr"], 2),
             round(summary["baseline_ssim"], 3),
-            None,
+            _rounded(summary.get("baseline_lpips")),
         ],
     ]
     return headers, rows
