@@ -27,6 +27,7 @@ from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
 from def_features.curve_corners import components
+from shared_utils.geometry.chamfer import nearest_distances
 
 
 @dataclass(frozen=True)
@@ -155,5 +156,5 @@ def fit_spline(line: np.ndarray, closed: bool, tol: float, pin_ends: bool) -> Sp
 
 def fit_residual(spline: SplineFit, band: np.ndarray, samples: int = 512) -> float:
     """RMS distance of band points (P, 3) to a dense sampling of the spline."""
-    d, _ = cKDTree(spline.sample(samples)).query(np.asarray(band, np.float64))
-    return float(np.sqrt(np.mean(d**2)))
+    d2 = nearest_distances(np.asarray(band, np.float64), spline.sample(samples), squared=True)
+    return float(np.sqrt(np.mean(d2)))

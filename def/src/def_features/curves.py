@@ -111,12 +111,12 @@ def extract_curves(
     if len(feat) < 2:
         return CurveSet(np.zeros((0, 3)), [])
     corners = detect_corners(feat, cfg.corner_radius, cfg.link_radius, cfg.corner_score)
+    corner_tree = cKDTree(corners) if len(corners) else None
     free = np.ones(len(feat), bool)
-    if len(corners):
-        free = cKDTree(corners).query(feat)[0] > cfg.corner_radius
+    if corner_tree is not None:
+        free = corner_tree.query(feat)[0] > cfg.corner_radius
     rest = feat[free]
     attach = cfg.corner_radius + 2 * cfg.link_radius
-    corner_tree = cKDTree(corners) if len(corners) else None
     curves = []
     labels = components(rest, cfg.link_radius) if len(rest) else np.zeros(0, np.int64)
     for k in range(int(labels.max()) + 1 if len(labels) else 0):
