@@ -44,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="pycolmap SfM on a folder of photos -> scene layout")
     p.add_argument("--photos", type=Path, required=True, help="folder of .png/.jpg photos")
     p.add_argument("--out", type=Path, required=True, help="scene folder to write")
+    p.add_argument(
+        "--intrinsics",
+        type=float,
+        nargs=4,
+        metavar=("FX", "FY", "CX", "CY"),
+        default=None,
+        help="known pinhole intrinsics in pixels, kept fixed (default: COLMAP's guess, refined)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="COLMAP random seed")
 
     p = sub.add_parser("model", help="modeling stage: scene folder -> descriptor file")
     p.add_argument("--weights", type=Path, required=True, help="model.pt from `npbgpp train`")
@@ -127,7 +136,8 @@ def _cmd_train(args: Sequence[str]) -> int:
 def _cmd_prepare(a: argparse.Namespace) -> int:
     from npbgpp.data.prepare import prepare_scene
 
-    model = prepare_scene(a.photos, a.out)
+    intrinsics = tuple(a.intrinsics) if a.intrinsics else None
+    model = prepare_scene(a.photos, a.out, intrinsics=intrinsics, seed=a.seed)
     print(f"wrote {model}; use: npbgpp model --scene {a.out} --format colmap ...")
     return 0
 

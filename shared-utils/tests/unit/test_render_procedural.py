@@ -137,3 +137,26 @@ def test_bad_parameters_raise() -> None:
         P.random_textured_object(0, shapes=("cone",))
     with pytest.raises(ValueError, match="colors must be"):
         P.checker_texture(0, 8, colors=[(1.0, 0.0)])
+
+
+def test_blob_texture_paints_exact_disks_in_order() -> None:
+    # One disk: texels whose centres fall inside it take its colour, the rest stay grey.
+    tex = P.blob_texture(3, 64, count=1, radius_range=(0.1, 0.1), background=0.25)
+    rng = np.random.default_rng(3)
+    (cx, cy), r = rng.uniform(0.0, 64, size=(1, 2))[0], 0.1 * 64
+    rng.uniform(0.1, 0.1, size=1)
+    colour = rng.uniform(0.0, 1.0, size=(1, 3))[0].astype(np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    inside = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 < r * r
+    assert inside.sum() > 100
+    np.testing.assert_array_equal(tex[inside], np.broadcast_to(colour, (int(inside.sum()), 3)))
+    np.testing.assert_array_equal(
+        tex[~inside], np.full((int((~inside).sum()), 3), 0.25, np.float32)
+    )
+    # Deterministic by seed, different across seeds, and busy (many distinct colours).
+    a, b = P.blob_texture(1, 256), P.blob_texture(1, 256)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, P.blob_texture(2, 256))
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 1000
+    with pytest.raises(ValueError, match="radius_range"):
+        P.blob_texture(0, 16, radius_range=(0.2, 0.1))

@@ -16,8 +16,28 @@ from npbgpp.data.scene import SceneError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def prepare_scene(photos: str | Path, out: str | Path, *, single_camera: bool = True) -> Path:
-    """Reconstruct cameras and sparse points from the photos; returns ``out/sparse/0``."""
+def prepare_scene(
+    photos: str | Path,
+    out: str | Path,
+    *,
+    single_camera: bool = True,
+    intrinsics: tuple[float, float, float, float] | None = None,
+    seed: int = 0,
+    num_threads: int = -1,
+) -> Path:
+    """Reconstruct cameras and sparse points from the photos; returns ``out/sparse/0``.
+
+    Args:
+        photos: folder of images (png / jpg).
+        out: output scene folder.
+        single_camera: one camera shared by every photo (same lens and size).
+        intrinsics: known ``(fx, fy, cx, cy)`` in pixels, kept fixed during bundle
+            adjustment; None: start from COLMAP's default focal guess and refine it.
+            Without EXIF data the guess can be far off and scenes dominated by a plane
+            then reconstruct badly, so pass the calibration when you know it.
+        seed: COLMAP's random seed (RANSAC, initial pair), for reproducible runs.
+        num_threads: threads for extraction, matching and mapping (-1: all cores).
+    """
     import pycolmap
 
     src, dst = Path(photos), Path(out)
@@ -39,12 +59,32 @@ def prepare_scene(photos: str | Path, out: str | Path, *, single_camera: bool = 
         database.unlink()
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = "PINHOLE"
+    if intrinsics is not None:
+        if len(intrinsics) != 4 or not all(float(v) > 0 for v in intrinsics):
+            raise SceneError(f"{src}: intrinsics must be four positive numbers fx, fy, cx, cy")
+        reader.camera_params = ",".join(f"{float(v):.10g}" for v in intrinsics)
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.num_threads = num_threads
     camera_mode = pycolmap.CameraMode.SINGLE if single_camera else pycolmap.CameraMode.AUTO
-    pycolmap.extract_features(database, images, camera_mode=camera_mode, reader_options=reader)
-    pycolmap.match_exhaustive(database)
+    pycolmap.extract_features(
+        database,
+        images,
+        camera_mode=camera_mode,
+        reader_options=reader,
+        extraction_options=extraction,
+    )
+    matching = pycolmap.FeatureMatchingOptions()
+    matching.num_threads = num_threads
+    pycolmap.match_exhaustive(database, matching_options=matching)
+    mapping = pycolmap.IncrementalPipelineOptions()
+    mapping.random_seed = seed
+    mapping.num_threads = num_threads
+    if intrinsics is not None:
+        mapping.ba_refine_focal_length = False
+        mapping.ba_refine_principal_point = False
     work = dst / "sparse_all"
     work.mkdir(exist_ok=True)
-    maps = pycolmap.incremental_mapping(database, images, work)
+    maps = pycolmap.incremental_mapping(database, images, work, options=mapping)
     if not maps:
         raise SceneError(f"{src}: structure from motion registered no images")
     best = max(maps.values(), key=lambda r: r.num_reg_images())

@@ -16,7 +16,7 @@ from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras, sphere_cameras
 from shared_utils.geometry.sampling import sample_surface
 from shared_utils.render.mesh import TexturedMesh
-from shared_utils.render.procedural import random_textured_object
+from shared_utils.render.procedural import blob_texture, random_textured_object, textured_box
 from shared_utils.render.raycast import RaycastScene
 from shared_utils.render.renderer import render
 from shared_utils.render.shading import sample_texture
@@ -77,3 +77,41 @@ def make_scene(
             f"synthetic-{seed}-heldout", render_views(raycast, hcams), hcams, points, colors
         )
     return scene, test
+
+
+def sfm_views(
+    seed: int, *, views: int = 24, size: int = 256
+) -> tuple[np.ndarray, list[PinholeCamera]]:
+    """Photos of an embedded object on a textured ground, for structure from motion.
+
+    The object is the one :func:`make_scene` builds for ``seed`` (same shape and pose),
+    re-textured with :func:`blob_texture` and standing on a 6 x 6 ground slab, because
+    SIFT needs distinctive texture and a background to match across views. Cameras sit
+    on two interleaved rings (35 and 55 degrees elevation) so that neighbouring views
+    differ by about 15 degrees at 24 views, as incremental SfM needs.
+
+    Returns:
+        (V, size, size, 3) float32 renders and the ``views`` true cameras.
+    """
+    base = random_textured_object(seed, texture_size=64)
+    obj = TexturedMesh(
+        base.vertices,
+        base.faces,
+        uvs=base.uvs,
+        texture=blob_texture(seed + 1, 512, count=800),
+        corner_normals=base.corner_normals,
+    )
+    slab = textured_box((6.0, 6.0, 0.1), texture=blob_texture(seed + 2, 1024))
+    ground = TexturedMesh(
+        slab.vertices - np.array([0.0, 0.0, 1.1]),
+        slab.faces,
+        uvs=slab.uvs,
+        texture=slab.texture,
+        corner_normals=slab.corner_normals,
+    )
+    K = intrinsics_from_fov(50.0, size, size)
+    low = views // 2
+    cams = orbit_cameras(low, 3.2, 35.0, K, size, size) + orbit_cameras(
+        views - low, 3.2, 55.0, K, size, size, start_azimuth_deg=180.0 / max(low, 1)
+    )
+    return render_views(RaycastScene([obj, ground]), cams), cams
