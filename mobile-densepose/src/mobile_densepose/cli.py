@@ -79,10 +79,12 @@ def _eval(args: argparse.Namespace) -> None:
     data = DensePoseDataset(args.data, args.annotations, args.image_dir)
     surface = BodySurface.load(args.surface or str(Path(args.data) / "body_surface.npz"))
     metrics = evaluate(model, data, surface, args.max_images)
-    print("| box AP | AP50 | AP75 | dp AP | dp AP50 | dp AP75 | dp APm | dp APl |")
-    print("|---|---|---|---|---|---|---|---|")
-    keys = ["box_AP", "box_AP50", "box_AP75", "dp_AP", "dp_AP50", "dp_AP75", "dp_APm", "dp_APl"]
-    print("| " + " | ".join(f"{metrics[k]:.2f}" for k in keys) + " |")
+    print("| overlap | AP | AP50 | AP75 | APm | APl |")
+    print("|---|---|---|---|---|---|")
+    for name, prefix in (("box IoU", "box"), ("GPS", "dp"), ("GPSm", "dpm")):
+        if f"{prefix}_AP" in metrics:
+            keys = [f"{prefix}_{k}" for k in ("AP", "AP50", "AP75", "APm", "APl")]
+            print(f"| {name} | " + " | ".join(f"{metrics[k]:.2f}" for k in keys) + " |")
 
 
 def _infer(args: argparse.Namespace) -> None:

@@ -123,7 +123,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
     int8_path = out / "int8_state_dict.pt"
     torch.save(int8.state_dict(), int8_path)
 
-    keys = ["box_AP", "box_AP50", "dp_AP", "dp_AP50", "dp_mean_GPS"]
+    keys = ["box_AP", "box_AP50", "dp_AP", "dp_AP50", "dpm_AP", "dp_mean_GPS"]
     rows = [
         [name] + [round(m[k], 2) for k in keys]
         for name, m in (
@@ -133,7 +133,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
         )
     ]
     report.table(
-        ["model", "box AP", "box AP50", "DensePose AP", "DensePose AP50", "mean GPS"],
+        ["model", "box AP", "box AP50", "DensePose AP", "DensePose AP50", "AP (GPSm)", "mean GPS"],
         rows,
         f"held-out synthetic images ({len(val)})",
     )

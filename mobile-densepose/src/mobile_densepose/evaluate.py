@@ -65,13 +65,20 @@ def evaluate(
     surface: BodySurface,
     max_images: int | None = None,
 ) -> dict[str, float]:
-    """Box AP, DensePose AP and mean GPS (percent) on a dataset: keys box_AP*, dp_AP*, dp_mean_GPS."""
+    """Box AP, DensePose AP and mean GPS (percent) on a dataset.
+
+    Keys: box_AP*, dp_AP* (GPS), dpm_AP* (GPSm; only when every annotated person has
+    ``dp_masks``), dp_mean_GPS, detections_per_image.
+    """
     n = len(dataset) if max_images is None else min(max_images, len(dataset))
     dets = predict(model, dataset, n)
     records = dataset.records[:n]
     scorer = GeodesicScorer(surface, device=str(next(model.parameters()).device))
     metrics = {f"box_{k}": v for k, v in box_ap(records, dets).items()}
     metrics |= {f"dp_{k}": v for k, v in densepose_ap(records, dets, scorer).items()}
+    if all(p.dp_masks is not None for r in records for p in r.people if p.has_dp):
+        gpsm = densepose_ap(records, dets, scorer, overlap="gpsm")
+        metrics |= {f"dpm_{k}": v for k, v in gpsm.items()}
     metrics["dp_mean_GPS"] = mean_gps(records, dets, scorer)
     metrics["detections_per_image"] = len(dets) / max(n, 1)
     return metrics

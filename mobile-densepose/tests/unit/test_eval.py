@@ -100,3 +100,84 @@ def test_densepose_ap_perfect_noisy_untrained() -> None:
     assert densepose_ap(records, background, scorer)["AP"] == 0.0
     assert mean_gps(records, background, scorer) == 0.0
     assert 0 < mean_gps(records, noisy, scorer) < 100
+
+
+def _with_masks(records: list[ImageRecord], dets: list[DensePoseDetection]) -> None:
+    """Give every person the body mask its detection predicts (parts > 0, upsampled to 256)."""
+    by_box = {(d.image_id, tuple(np.round(d.box, 3))): d for d in dets}
+    for rec in records:
+        for p in rec.people:
+            x, y, w, h = p.bbox
+            d = by_box[(rec.id, tuple(np.round([x, y, x + w, y + h], 3)))]
+            idx = np.arange(256) * d.parts.shape[0] // 256
+            p.dp_masks = (d.parts[idx][:, idx] > 0).astype(np.int64)
+
+
+def test_mask_iou_and_gpsm_known_values() -> None:
+    from mobile_densepose.eval.densepose_ap import person_gps, person_gpsm, person_mask_iou
+
+    surf = cylinder_surface()
+    scorer = GeodesicScorer(surf, implementation="torch")
+    rec = ImageRecord(1, "a.png", 100, 100)
+    labels = np.zeros((256, 256), np.int64)
+    labels[:, :128] = 3  # left half of the box is body
+    xy = np.array([[32.0, 100.0], [64.0, 200.0]])
+    rec.people.append(
+        PersonAnnotation(1, np.array([10.0, 10.0, 40.0, 40.0]), False, xy, np.ones(2, np.int64),
+                         np.array([[0.2, 0.3], [0.4, 0.5]]), labels)
+    )  # fmt: skip
+    # A detection on the same box whose maps are exact at the points and whose foreground is
+    # the whole box: GPS 1, mask IoU = 800 / 1600 = 0.5, GPSm = sqrt(0.5).
+    s = 8
+    parts = np.ones((s, s), np.int64)
+    u, v = np.zeros((s, s)), np.zeros((s, s))
+    for (px, py), (pu, pv) in zip(xy, [[0.2, 0.3], [0.4, 0.5]]):
+        u[int(py / 256 * s), int(px / 256 * s)] = pu
+        v[int(py / 256 * s), int(px / 256 * s)] = pv
+    det = DensePoseDetection(1, np.array([10.0, 10.0, 50.0, 50.0]), 0.9, parts, u, v)
+    assert person_gps(rec, 0, det, scorer) == pytest.approx(1.0)
+    assert person_mask_iou(rec, 0, det) == pytest.approx(0.5)
+    assert person_gpsm(rec, 0, det, scorer) == pytest.approx(np.sqrt(0.5))
+    # The same foreground shifted right by the box's half width: no overlap at all.
+    half = parts.copy()
+    half[:, s // 2 :] = 0
+    shifted = DensePoseDetection(1, np.array([30.0, 10.0, 70.0, 50.0]), 0.9, half, u, v)
+    assert person_mask_iou(rec, 0, shifted) == 0.0
+    # A foreground equal to the annotated mask: IoU 1.
+    exact = DensePoseDetection(1, np.array([10.0, 10.0, 50.0, 50.0]), 0.9, half, u, v)
+    assert person_mask_iou(rec, 0, exact) == pytest.approx(1.0)
+    rec.people[0].dp_masks = None
+    with pytest.raises(ValueError, match="dp_masks"):
+        person_mask_iou(rec, 0, det)
+
+
+def test_densepose_ap_gpsm_perfect_and_wrong_shape() -> None:
+    surf = cylinder_surface()
+    scorer = GeodesicScorer(surf, implementation="torch")
+    records, dets = _scene(np.random.default_rng(0), surf)
+    _with_masks(records, dets)
+    assert densepose_ap(records, dets, scorer, overlap="gpsm")["AP"] == pytest.approx(100.0)
+    # The box stretched to twice its width, its left half carrying the (subsampled) maps and
+    # the right half all body: GPS at the points barely changes, the mask IoU halves.
+    wide = []
+    for d in dets:
+        w = d.box[2] - d.box[0]
+        box = d.box + np.array([0.0, 0.0, w, 0.0])
+        parts = np.concatenate([d.parts, np.ones_like(d.parts)], axis=1)
+        s = d.parts.shape[0]
+        cols = np.arange(s) * 2
+        wide.append(
+            DensePoseDetection(
+                d.image_id,
+                box,
+                d.score,
+                parts[:, cols],
+                np.concatenate([d.u, d.u], 1)[:, cols],
+                np.concatenate([d.v, d.v], 1)[:, cols],
+            )
+        )
+    gps_wide = densepose_ap(records, wide, scorer)["AP"]
+    gpsm_wide = densepose_ap(records, wide, scorer, overlap="gpsm")["AP"]
+    assert gpsm_wide < gps_wide
+    with pytest.raises(ValueError, match="overlap"):
+        densepose_ap(records, dets, scorer, overlap="iou")

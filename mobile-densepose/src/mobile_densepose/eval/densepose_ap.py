@@ -4,6 +4,10 @@ Detections and ground truths of each image are matched greedily by score as in C
 with the "overlap" of a detection and a person being the person's mean GPS when the
 detection's I/U/V maps are read at the person's annotated points; AP averages over GPS
 thresholds 0.50:0.05:0.95, at most 20 detections per image (DensePose's setting).
+The GPSm variant uses sqrt(GPS x mask IoU) instead, where the mask IoU compares the
+person's annotated body mask (``dp_masks``, any part) with the detection's foreground
+(I > 0), both pasted into image pixels; it also penalises a body shape that is wrong
+away from the annotated points.
 People without DensePose points are ignored (like crowd regions). pycocotools' COCOeval
 does the matching and accumulation; only its overlap function is replaced.
 
@@ -130,8 +134,51 @@ def person_gps(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: Geodes
     return float(scores.mean())
 
 
+def _box_mask_at(mask: np.ndarray, box: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Sample a (S, S) mask stretched over ``box`` (x1, y1, x2, y2) at pixel centres.
+
+    Returns (len(ys), len(xs)) bool; pixels outside the box are False.
+    """
+    s_h, s_w = mask.shape
+    x1, y1, x2, y2 = (float(t) for t in box)
+    cx = np.floor((xs + 0.5 - x1) / max(x2 - x1, 1e-6) * s_w).astype(np.int64)
+    cy = np.floor((ys + 0.5 - y1) / max(y2 - y1, 1e-6) * s_h).astype(np.int64)
+    in_x, in_y = (cx >= 0) & (cx < s_w), (cy >= 0) & (cy < s_h)
+    picked = mask[np.clip(cy, 0, s_h - 1)[:, None], np.clip(cx, 0, s_w - 1)[None, :]]
+    return picked & in_y[:, None] & in_x[None, :]
+
+
+def person_mask_iou(rec: ImageRecord, k: int, det: DensePoseDetection) -> float:
+    """IoU, in image pixels, of person k's ``dp_masks`` body mask and the detection's I > 0."""
+    p = rec.people[k]
+    if p.dp_masks is None:
+        raise ValueError(
+            f"image {rec.id} ({rec.file_name}), annotation {p.id}: field 'dp_masks' is missing; "
+            "GPSm needs the body masks (use the GPS metric for annotations without them)"
+        )
+    x0, y0, w, h = (float(t) for t in p.bbox)
+    gt_box = np.array([x0, y0, x0 + w, y0 + h])
+    lo = np.floor(np.minimum(gt_box[:2], det.box[:2])).astype(np.int64)
+    hi = np.ceil(np.maximum(gt_box[2:], det.box[2:])).astype(np.int64)
+    xs = np.arange(max(lo[0], 0), min(hi[0], rec.width), dtype=np.float64)
+    ys = np.arange(max(lo[1], 0), min(hi[1], rec.height), dtype=np.float64)
+    gt = _box_mask_at(p.dp_masks > 0, gt_box, xs, ys)
+    dt = _box_mask_at(det.parts > 0, det.box, xs, ys)
+    union = int(np.sum(gt | dt))
+    return float(np.sum(gt & dt)) / union if union else 0.0
+
+
+def person_gpsm(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: GeodesicScorer) -> float:
+    """sqrt(GPS x mask IoU) of a detection and person k (DensePose's GPSm)."""
+    return float(np.sqrt(person_gps(rec, k, det, scorer) * person_mask_iou(rec, k, det)))
+
+
+OVERLAPS = ("gps", "gpsm")
+"""Overlap measures DensePose AP can use."""
+
+
 class _GPSeval(COCOeval):
-    """COCOeval whose overlap matrix is GPS instead of IoU."""
+    """COCOeval whose overlap matrix is GPS (or GPSm) instead of IoU."""
 
     def __init__(
         self,
@@ -140,9 +187,11 @@ class _GPSeval(COCOeval):
         where: dict[int, tuple[ImageRecord, int]],
         dets: list[DensePoseDetection],
         scorer: GeodesicScorer,
+        overlap: str = "gps",
     ) -> None:
         super().__init__(gt, dt, "bbox")
         self._where, self._dets, self._scorer = where, dets, scorer
+        self._overlap = person_gpsm if overlap == "gpsm" else person_gps
 
     def computeIoU(self, imgId: int, catId: int) -> np.ndarray | list:
         gts = self._gts[imgId, catId]
@@ -156,7 +205,7 @@ class _GPSeval(COCOeval):
             det = self._dets[d["det_index"]]
             for j, g in enumerate(gts):
                 rec, k = self._where[g["id"]]
-                out[i, j] = person_gps(rec, k, det, self._scorer)
+                out[i, j] = self._overlap(rec, k, det, self._scorer)
         return out
 
 
@@ -172,13 +221,18 @@ def _summarise(ev: COCOeval) -> dict[str, float]:
 
 
 def densepose_ap(
-    records: list[ImageRecord], dets: list[DensePoseDetection], scorer: GeodesicScorer
+    records: list[ImageRecord],
+    dets: list[DensePoseDetection],
+    scorer: GeodesicScorer,
+    overlap: str = "gps",
 ) -> dict[str, float]:
-    """DensePose AP (GPS), in percent: AP, AP50, AP75, APm, APl."""
+    """DensePose AP with ``overlap`` "gps" or "gpsm", in percent: AP, AP50, AP75, APm, APl."""
+    if overlap not in OVERLAPS:
+        raise ValueError(f"densepose_ap: overlap must be one of {OVERLAPS}, got {overlap!r}")
     gt, where = _gt_coco(records)
     if not dets:
         return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "APm": 0.0, "APl": 0.0}
-    ev = _GPSeval(gt, _det_coco(gt, dets), where, dets, scorer)
+    ev = _GPSeval(gt, _det_coco(gt, dets), where, dets, scorer, overlap)
     ev.params.maxDets = [20]
     ev.params.catIds = [1]
     with contextlib.redirect_stdout(io.StringIO()):
