@@ -33,12 +33,26 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="train", help="digits only: train or test")
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 would silently mean "the preset's")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_trainer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--steps", type=int, default=None, help="optimizer steps (default: the preset's)"
+        "--steps", type=_positive_int, default=None, help="optimizer steps (default: the preset's)"
     )
     p.add_argument(
-        "--batch-size", type=int, default=None, help="global batch (default: the preset's)"
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="global batch (default: the preset's)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -62,10 +76,10 @@ def _videos(args: argparse.Namespace):
 def _trainer_cfg(args: argparse.Namespace, default_batch: int, default_steps: int):
     from shared_utils.train import TrainerConfig
 
-    steps = args.steps or default_steps
+    steps = default_steps if args.steps is None else args.steps
     return TrainerConfig(
         steps=steps,
-        batch_size=args.batch_size or default_batch,
+        batch_size=default_batch if args.batch_size is None else args.batch_size,
         seed=args.seed,
         device=args.device,
         amp=args.amp,

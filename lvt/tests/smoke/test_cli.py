@@ -25,6 +25,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert "usage: lvt " + command in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag", ["--steps", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_trainer_counts_must_be_positive(
+    flag: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0 used to fall back silently to the preset's value.
+    with pytest.raises(SystemExit) as info:
+        main(["train-vqvae", "--data", "digits", flag, value, "--out", str(tmp_path / "r")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and ("must be >= 1" in err or "expected an integer" in err)
+
+
 def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = ["--data", "digits", "--size", "32", "--frames", "8", "--max-videos", "4"]
     common = ["--steps", "2", "--batch-size", "4", "--device", "cpu"]
