@@ -143,6 +143,10 @@ def test_prepare_needs_photos(tmp_path: Path) -> None:
 
     with pytest.raises(SceneError, match="need at least 3 images"):
         prepare_scene(tmp_path, tmp_path / "out")
+    for bad in [(100.0, 100.0, 32.0), (100.0, -1.0, 32.0, 32.0), (100.0, float("nan"), 32.0, 32.0)]:
+        with pytest.raises(SceneError, match="intrinsics"):
+            prepare_scene(tmp_path, tmp_path / "out", intrinsics=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_cli_eval_render_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

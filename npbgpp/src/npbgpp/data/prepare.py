@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from npbgpp.data.scene import SceneError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -41,6 +43,12 @@ def prepare_scene(
     import pycolmap
 
     src, dst = Path(photos), Path(out)
+    if intrinsics is not None and (
+        len(intrinsics) != 4 or not all(np.isfinite(float(v)) and float(v) > 0 for v in intrinsics)
+    ):
+        raise SceneError(
+            f"{src}: intrinsics must be four positive numbers fx, fy, cx, cy, got {intrinsics}"
+        )
     files = (
         sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if src.is_dir()
@@ -60,8 +68,6 @@ def prepare_scene(
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = "PINHOLE"
     if intrinsics is not None:
-        if len(intrinsics) != 4 or not all(float(v) > 0 for v in intrinsics):
-            raise SceneError(f"{src}: intrinsics must be four positive numbers fx, fy, cx, cy")
         reader.camera_params = ",".join(f"{float(v):.10g}" for v in intrinsics)
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = num_threads
