@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from def_features.data.scan import OrthoView, RangeScan, make_scene, scan, view_looking_at
-from def_features.kernels.reproject import _pixel_targets, reproject_min
+from def_features.kernels.reproject import _pixel_targets, reproject_interpolate, reproject_min
 from def_features.model.unet import DefUNet, normalise_depth
 
 
@@ -87,10 +87,23 @@ def fuse_views(
     mode: str = "min",
     truncation: float = 1.0,
     implementation: str = "auto",
+    interpolation: str = "nearest",
+    radius_px: float = 1.0,
 ) -> FusedField:
-    """Fuse per-view predictions (each (H, W)) into a per-point field."""
+    """Fuse per-view predictions (each (H, W)) into a per-point field.
+
+    ``interpolation="nearest"`` carries each source point to the one target pixel it
+    falls in (the re-projection kernel); ``"idw"`` interpolates each source at the
+    target pixel centres from its points within ``radius_px`` pixels
+    (:func:`~def_features.kernels.reproject.reproject_interpolate`), the paper's
+    neighbour-limited interpolation; both combine sources by ``mode``.
+    """
     if mode not in ("min", "mean"):
         raise ValueError(f"fuse_views: mode must be 'min' or 'mean', got {mode!r}")
+    if interpolation not in ("nearest", "idw"):
+        raise ValueError(
+            f"fuse_views: interpolation must be 'nearest' or 'idw', got {interpolation!r}"
+        )
     srcs = [
         (torch.from_numpy(sc.points[sc.mask]).float(), torch.from_numpy(p[sc.mask]).float())
         for (_, sc), p in zip(views, predictions)
@@ -99,7 +112,13 @@ def fuse_views(
     for t, (view, sc) in enumerate(views):
         cam = torch.from_numpy(view.cam_from_world).float()
         depth = torch.from_numpy(sc.depth).float()
-        if mode == "min":
+        if interpolation == "idw":
+            maps = [
+                reproject_interpolate(p, v, cam, depth, view.pixel_size, tolerance, radius_px)
+                for p, v in srcs
+            ]
+            out = _combine(maps, mode, truncation)
+        elif mode == "min":
             out = torch.full(depth.shape, float("inf"))
             for p, v in srcs:
                 reproject_min(
@@ -125,3 +144,14 @@ def fuse_views(
     return FusedField(
         np.concatenate(pts), np.concatenate(own), np.concatenate(fused), np.concatenate(vidx)
     )
+
+
+def _combine(maps: list[torch.Tensor], mode: str, truncation: float) -> torch.Tensor:
+    """Per-pixel min, or mean of the finite estimates below ``truncation`` (else it), of (H, W) maps."""
+    stack = torch.stack(maps)
+    if mode == "min":
+        return stack.min(0).values
+    keep = torch.isfinite(stack) & (stack < truncation)
+    count = keep.sum(0)
+    total = torch.where(keep, stack, torch.zeros_like(stack)).sum(0)
+    return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, truncation))

@@ -21,8 +21,9 @@ def test_sphere_directions_are_unit_and_spread() -> None:
     assert np.abs(d.mean(0)).max() < 0.05
 
 
+@pytest.mark.parametrize("interpolation", ["nearest", "idw"])
 @pytest.mark.parametrize("mode", ["min", "mean"])
-def test_fusing_exact_predictions_keeps_them_exact(mode: str) -> None:
+def test_fusing_exact_predictions_keeps_them_exact(mode: str, interpolation: str) -> None:
     cfg = preset("tiny").data
     item = procedural_item(5, cfg)
     views = scan_views(item.vertices, item.faces, 4, 0.2, 32)
@@ -31,7 +32,9 @@ def test_fusing_exact_predictions_keeps_them_exact(mode: str) -> None:
         p = np.full(sc.depth.shape, 1.0)
         p[sc.mask] = true_distances(sc.points[sc.mask], item, 1.0)
         preds.append(p)
-    field = fuse_views(views, preds, tolerance=0.1, mode=mode, implementation="torch")
+    field = fuse_views(
+        views, preds, tolerance=0.1, mode=mode, implementation="torch", interpolation=interpolation
+    )
     gt = true_distances(field.points, item, 1.0)
     np.testing.assert_allclose(field.single_view, gt, atol=1e-9)
     if mode == "min":
