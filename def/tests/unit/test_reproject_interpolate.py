@@ -71,30 +71,25 @@ def test_matches_a_naive_loop(radius: float) -> None:
     z = np.where(np.isfinite(z), z, 1.0)
     pts = np.array([_pixel_centre(r, c, zz) for r, c, zz in zip(rows, cols, z)])
     vals = rng.random(40)
-    # A rotated pose about the view axis by a multiple of 90 degrees keeps pixels aligned.
-    out = reproject_interpolate(
-        torch.from_numpy(pts),
-        torch.from_numpy(vals),
-        torch.eye(4, dtype=torch.float64),
-        torch.from_numpy(depth),
-        PS,
-        0.05,
-        radius_px=radius,
-    ).numpy()
+
+    def interpolate(p: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return reproject_interpolate(
+            torch.from_numpy(p),
+            torch.from_numpy(v),
+            torch.eye(4, dtype=torch.float64),
+            torch.from_numpy(depth),
+            PS,
+            0.05,
+            radius_px=radius,
+        ).numpy()
+
+    out = interpolate(pts, vals)
     ref = _naive(pts, vals, depth, 0.05, radius)
     assert np.array_equal(np.isfinite(out), np.isfinite(ref))
     np.testing.assert_allclose(out[np.isfinite(out)], ref[np.isfinite(ref)], rtol=1e-5)
     # Order independence: permuting the source points changes nothing.
     perm = rng.permutation(40)
-    again = reproject_interpolate(
-        torch.from_numpy(pts[perm]),
-        torch.from_numpy(vals[perm]),
-        torch.eye(4, dtype=torch.float64),
-        torch.from_numpy(depth),
-        PS,
-        0.05,
-        radius_px=radius,
-    ).numpy()
+    again = interpolate(pts[perm], vals[perm])
     np.testing.assert_allclose(again, out, rtol=1e-6)
     assert math.isfinite(float(out[np.isfinite(out)].sum()))
 

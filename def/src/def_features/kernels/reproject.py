@@ -30,6 +30,32 @@ except ImportError:  # pragma: no cover - triton missing
     tl = None
 
 
+def _check_inputs(
+    op: str, points: torch.Tensor, values: torch.Tensor, cam: torch.Tensor, depth: torch.Tensor
+) -> None:
+    if points.ndim != 2 or points.shape[1] != 3 or values.shape != points.shape[:1]:
+        raise ValueError(
+            f"{op}: points (N, 3) and values (N,) expected, got {tuple(points.shape)} "
+            f"and {tuple(values.shape)}"
+        )
+    if depth.ndim != 2 or cam.shape != (4, 4):
+        raise ValueError(
+            f"{op}: depth (H, W) and cam_from_world (4, 4) expected, got "
+            f"{tuple(depth.shape)} and {tuple(cam.shape)}"
+        )
+
+
+def _project(
+    points: torch.Tensor, cam_from_world: torch.Tensor, h: int, w: int, pixel_size: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Camera-frame points (N, 3) and continuous pixel coordinates x (N,), y (N,) in a
+    target view of h x w pixels (pixel (row, col) covers [col, col + 1) x [row, row + 1))."""
+    R = cam_from_world[:3, :3].to(points)
+    t = cam_from_world[:3, 3].to(points)
+    c = points @ R.T + t
+    return c, c[:, 0] / pixel_size + w / 2, c[:, 1] / pixel_size + h / 2
+
+
 def _pixel_targets(
     points: torch.Tensor,
     cam_from_world: torch.Tensor,
@@ -39,11 +65,8 @@ def _pixel_targets(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reference helper: flat pixel index (N,) and validity (N,) of each point."""
     h, w = depth.shape
-    R = cam_from_world[:3, :3].to(points.dtype)
-    t = cam_from_world[:3, 3].to(points.dtype)
-    c = points @ R.T + t
-    col = torch.floor(c[:, 0] / pixel_size + w / 2).long()
-    row = torch.floor(c[:, 1] / pixel_size + h / 2).long()
+    c, px, py = _project(points, cam_from_world, h, w, pixel_size)
+    col, row = torch.floor(px).long(), torch.floor(py).long()
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     flat = torch.where(inside, row * w + col, torch.zeros_like(col))
     d = depth.reshape(-1)[flat].to(points.dtype)
@@ -151,16 +174,7 @@ def reproject_min(
     Returns:
         (H, W) ``out``: per pixel the min over contributing points (``inf`` where none).
     """
-    if points.ndim != 2 or points.shape[1] != 3 or values.shape != points.shape[:1]:
-        raise ValueError(
-            f"reproject_min: points (N, 3) and values (N,) expected, got {tuple(points.shape)} "
-            f"and {tuple(values.shape)}"
-        )
-    if depth.ndim != 2 or cam_from_world.shape != (4, 4):
-        raise ValueError(
-            f"reproject_min: depth (H, W) and cam_from_world (4, 4) expected, got "
-            f"{tuple(depth.shape)} and {tuple(cam_from_world.shape)}"
-        )
+    _check_inputs("reproject_min", points, values, cam_from_world, depth)
     if out is None:
         out = torch.full(depth.shape, float("inf"), dtype=torch.float32, device=depth.device)
     impl = resolve_implementation(implementation, points, values, depth, out, op="reproject_min")
@@ -201,15 +215,11 @@ def reproject_interpolate(
     Returns:
         (H, W) float32 interpolated values, ``inf`` where no source point is near.
     """
+    _check_inputs("reproject_interpolate", points, values, cam_from_world, depth)
     if radius_px <= 0:
         raise ValueError(f"reproject_interpolate: radius_px must be > 0, got {radius_px}")
     h, w = depth.shape
-    p = points.double()
-    R = cam_from_world[:3, :3].to(p)
-    t = cam_from_world[:3, 3].to(p)
-    c = p @ R.T + t
-    px = c[:, 0] / pixel_size + w / 2
-    py = c[:, 1] / pixel_size + h / 2
+    c, px, py = _project(points.double(), cam_from_world, h, w, pixel_size)
     col0, row0 = torch.floor(px).long(), torch.floor(py).long()
     k = int(np.ceil(radius_px))
     flat_depth = depth.reshape(-1).double()
