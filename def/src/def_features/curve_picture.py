@@ -39,8 +39,8 @@ def curves_picture(
 ) -> np.ndarray:
     """(size, size, 3) float image of points (P, 3) and curves."""
     rot = _view_rotation()
-    curve_pts = curves.samples(spacing)
-    every = np.concatenate([points, curve_pts, curves.corners])
+    curve_pts = [c.samples(spacing / 2) for c in curves.curves]
+    every = np.concatenate([points, *curve_pts, curves.corners])
     proj = every @ rot.T
     lo, hi = proj[:, :2].min(0), proj[:, :2].max(0)
     scale = (size - 9) / max(float((hi - lo).max()), 1e-9)
@@ -57,15 +57,16 @@ def curves_picture(
     ij = pix(points[order])
     shade = 0.55 + 0.35 * (depth[order] - depth.min()) / max(float(np.ptp(depth)), 1e-9)
     img[ij[:, 1], ij[:, 0]] = shade[:, None]
-    for k, c in enumerate(curves.curves):
-        ij = pix(c.samples(spacing / 2))
-        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            img[np.clip(ij[:, 1] + dy, 0, size - 1), np.clip(ij[:, 0] + dx, 0, size - 1)] = (
-                _PALETTE[k % len(_PALETTE)]
-            )
+    for k, pts in enumerate(curve_pts):
+        _stamp(img, pix(pts), range(0, 2), _PALETTE[k % len(_PALETTE)])
     if len(curves.corners):
-        ij = pix(curves.corners)
-        for dx in range(-3, 4):
-            for dy in range(-3, 4):
-                img[np.clip(ij[:, 1] + dy, 0, size - 1), np.clip(ij[:, 0] + dx, 0, size - 1)] = 0.0
+        _stamp(img, pix(curves.corners), range(-3, 4), 0.0)
     return img
+
+
+def _stamp(img: np.ndarray, ij: np.ndarray, offsets: range, colour: np.ndarray | float) -> None:
+    """Paint a square of ``offsets`` x ``offsets`` pixels at every (x, y) pixel of ``ij``."""
+    size = img.shape[0]
+    for dx in offsets:
+        for dy in offsets:
+            img[np.clip(ij[:, 1] + dy, 0, size - 1), np.clip(ij[:, 0] + dx, 0, size - 1)] = colour

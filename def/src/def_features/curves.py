@@ -203,6 +203,7 @@ def evaluate_curves(
 def write_curves(out_dir: Path, curves: CurveSet, spacing: float = 0.02) -> None:
     """``curves.json`` and ``curves.obj`` (corners as ``p``, spline samples as ``l``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    samples = [c.samples(spacing) for c in curves.curves]
     doc = {
         "corners": curves.corners.round(6).tolist(),
         "curves": [
@@ -219,9 +220,9 @@ def write_curves(out_dir: Path, curves: CurveSet, spacing: float = 0.02) -> None
                     "coefficients": c.spline.coefficients.round(6).tolist(),
                     "periodic": c.spline.closed,
                 },
-                "samples": c.samples(spacing).round(6).tolist(),
+                "samples": smp.round(6).tolist(),
             }
-            for c in curves.curves
+            for c, smp in zip(curves.curves, samples, strict=True)
         ],
     }
     (out_dir / "curves.json").write_text(json.dumps(doc))
@@ -229,9 +230,8 @@ def write_curves(out_dir: Path, curves: CurveSet, spacing: float = 0.02) -> None
     if len(curves.corners):
         lines.append("p " + " ".join(str(1 + i) for i in range(len(curves.corners))))
     offset = len(curves.corners) + 1
-    for c in curves.curves:
-        s = c.samples(spacing)
-        lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in s]
-        lines.append("l " + " ".join(str(offset + i) for i in range(len(s))))
-        offset += len(s)
+    for smp in samples:
+        lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in smp]
+        lines.append("l " + " ".join(str(offset + i) for i in range(len(smp))))
+        offset += len(smp)
     (out_dir / "curves.obj").write_text("\n".join(lines) + "\n")

@@ -88,19 +88,15 @@ def fuse_shape(
     curves = extract_curves(field.points, field.fused, curve_cfg)
     write_curves(out_dir, curves, spacing=ps)
     write_image(out_dir / "curves.png", curves_picture(field.points, curves).astype(np.float32))
-    curve_stats = {
-        f"curve_{k}": v
-        for k, v in evaluate_curves(
-            curves, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
-        ).items()
-    }
     # The same extraction on the true field: the curve stage's own error, without the
     # network's.
     oracle = extract_curves(field.points, gt, curve_cfg)
-    for k, v in evaluate_curves(
-        oracle, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
-    ).items():
-        curve_stats[f"true_field_curve_{k}"] = v
+    curve_stats: dict[str, float] = {}
+    for prefix, found in (("curve", curves), ("true_field_curve", oracle)):
+        for k, v in evaluate_curves(
+            found, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
+        ).items():
+            curve_stats[f"{prefix}_{k}"] = v
     return {
         **curve_stats,
         "points": float(len(gt)),
