@@ -108,6 +108,12 @@ def _det_coco(gt: COCO, dets: list[DensePoseDetection]) -> COCO:
         return gt.loadRes(res) if res else COCO()
 
 
+def _cells(coords: np.ndarray, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell of each coordinate when [lo, hi) is cut into n equal cells: (clipped index, inside)."""
+    c = np.floor((coords - lo) / max(hi - lo, 1e-6) * n).astype(np.int64)
+    return np.clip(c, 0, n - 1), (c >= 0) & (c < n)
+
+
 def person_gps(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: GeodesicScorer) -> float:
     """Mean GPS of a detection's maps read at person k's annotated points."""
     p = rec.people[k]
@@ -118,12 +124,10 @@ def person_gps(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: Geodes
     px = x0 + p.dp_xy[:, 0] / 256.0 * w
     py = y0 + p.dp_xy[:, 1] / 256.0 * h
     s = det.parts.shape[0]
-    bx1, by1, bx2, by2 = det.box
-    cx = np.floor((px - bx1) / max(bx2 - bx1, 1e-6) * s).astype(np.int64)
-    cy = np.floor((py - by1) / max(by2 - by1, 1e-6) * s).astype(np.int64)
-    inside = (cx >= 0) & (cx < s) & (cy >= 0) & (cy < s)
-    cxc, cyc = np.clip(cx, 0, s - 1), np.clip(cy, 0, s - 1)
-    pred_i = np.where(inside, det.parts[cyc, cxc], 0)
+    bx1, by1, bx2, by2 = (float(t) for t in det.box)
+    cxc, in_x = _cells(px, bx1, bx2, s)
+    cyc, in_y = _cells(py, by1, by2, s)
+    pred_i = np.where(in_x & in_y, det.parts[cyc, cxc], 0)
     pred_uv = np.stack([det.u[cyc, cxc], det.v[cyc, cxc]], axis=1)
     scores = scorer.scores(
         torch.from_numpy(p.dp_I),
@@ -141,11 +145,9 @@ def _box_mask_at(mask: np.ndarray, box: np.ndarray, xs: np.ndarray, ys: np.ndarr
     """
     s_h, s_w = mask.shape
     x1, y1, x2, y2 = (float(t) for t in box)
-    cx = np.floor((xs + 0.5 - x1) / max(x2 - x1, 1e-6) * s_w).astype(np.int64)
-    cy = np.floor((ys + 0.5 - y1) / max(y2 - y1, 1e-6) * s_h).astype(np.int64)
-    in_x, in_y = (cx >= 0) & (cx < s_w), (cy >= 0) & (cy < s_h)
-    picked = mask[np.clip(cy, 0, s_h - 1)[:, None], np.clip(cx, 0, s_w - 1)[None, :]]
-    return picked & in_y[:, None] & in_x[None, :]
+    cx, in_x = _cells(xs + 0.5, x1, x2, s_w)
+    cy, in_y = _cells(ys + 0.5, y1, y2, s_h)
+    return mask[cy[:, None], cx[None, :]] & in_y[:, None] & in_x[None, :]
 
 
 def person_mask_iou(rec: ImageRecord, k: int, det: DensePoseDetection) -> float:
