@@ -88,11 +88,8 @@ def _scale_mat(data: dict[str, np.ndarray], path: Path) -> np.ndarray:
     return scale_mat
 
 
-def read_h3ds_ground_truth(
-    root: str | Path, scene_id: str
-) -> tuple[TriangleMesh, dict[str, int], np.ndarray]:
-    """The scan (mm), its landmarks (name -> vertex index) and scale_mat_0 (unit -> mm)."""
-    folder = Path(root) / scene_id
+def _read_scan(folder: Path) -> tuple[TriangleMesh, dict[str, int]]:
+    """The scan (mm) of a scene folder and its landmarks (name -> vertex index)."""
     mesh_path = folder / "full_head.obj"
     if not mesh_path.is_file():
         raise CameraFormatError(mesh_path, "mesh", "ground-truth scan does not exist")
@@ -100,6 +97,15 @@ def read_h3ds_ground_truth(
     landmarks = dict(
         _read_index_lines(folder / "landmarks.txt", "landmarks", len(mesh.vertices), named=True)
     )
+    return mesh, landmarks
+
+
+def read_h3ds_ground_truth(
+    root: str | Path, scene_id: str
+) -> tuple[TriangleMesh, dict[str, int], np.ndarray]:
+    """The scan (mm), its landmarks (name -> vertex index) and scale_mat_0 (unit -> mm)."""
+    folder = Path(root) / scene_id
+    mesh, landmarks = _read_scan(folder)
     npz_path = folder / "cameras.npz"
     return mesh, landmarks, _scale_mat(_read_npz(npz_path), npz_path)
 
@@ -167,7 +173,7 @@ def read_h3ds_scene(
         images.append(image)
         masks.append(mask > 0.5)
         cams.append(camera_from_projection(P4, image.shape[1], image.shape[0]))
-    mesh, landmarks, _ = read_h3ds_ground_truth(root, scene_id)
+    mesh, landmarks = _read_scan(folder)  # cameras.npz was read above
     return H3DSScene(
         views=SceneViews.from_arrays(np.stack(images), np.stack(masks), cams),
         mesh_mm=mesh,
