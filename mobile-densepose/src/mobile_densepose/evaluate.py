@@ -14,6 +14,7 @@ from mobile_densepose.data.body import BodySurface
 from mobile_densepose.data.dataset import DensePoseDataset
 from mobile_densepose.eval.densepose_ap import (
     DensePoseDetection,
+    PairScores,
     box_ap,
     densepose_ap,
     maps_to_iuv,
@@ -74,11 +75,13 @@ def evaluate(
     dets = predict(model, dataset, n)
     records = dataset.records[:n]
     scorer = GeodesicScorer(surface, device=str(next(model.parameters()).device))
+    pairs = PairScores(dets, scorer)  # GPS of each pair computed once for all three metrics
     metrics = {f"box_{k}": v for k, v in box_ap(records, dets).items()}
-    metrics |= {f"dp_{k}": v for k, v in densepose_ap(records, dets, scorer).items()}
+    gps = densepose_ap(records, dets, scorer, pairs=pairs)
+    metrics |= {f"dp_{k}": v for k, v in gps.items()}
     if all(p.dp_masks is not None for r in records for p in r.people if p.has_dp):
-        gpsm = densepose_ap(records, dets, scorer, overlap="gpsm")
+        gpsm = densepose_ap(records, dets, scorer, overlap="gpsm", pairs=pairs)
         metrics |= {f"dpm_{k}": v for k, v in gpsm.items()}
-    metrics["dp_mean_GPS"] = mean_gps(records, dets, scorer)
+    metrics["dp_mean_GPS"] = mean_gps(records, dets, scorer, pairs=pairs)
     metrics["detections_per_image"] = len(dets) / max(n, 1)
     return metrics

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from mobile_densepose.data.body import BodySurface
 from mobile_densepose.data.densepose_coco import ImageRecord, PersonAnnotation
@@ -181,3 +182,36 @@ def test_densepose_ap_gpsm_perfect_and_wrong_shape() -> None:
     assert gpsm_wide < gps_wide
     with pytest.raises(ValueError, match="overlap"):
         densepose_ap(records, dets, scorer, overlap="iou")
+
+
+def test_pair_scores_shared_across_metrics_computes_each_gps_once() -> None:
+    from mobile_densepose.eval.densepose_ap import PairScores
+
+    surf = cylinder_surface()
+    scorer = GeodesicScorer(surf, implementation="torch")
+    records, dets = _scene(np.random.default_rng(0), surf)
+    _with_masks(records, dets)
+    fresh = (
+        densepose_ap(records, dets, scorer),
+        densepose_ap(records, dets, scorer, overlap="gpsm"),
+        mean_gps(records, dets, scorer),
+    )
+    calls = 0
+    plain = scorer.scores
+
+    def counted(*args: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        return plain(*args)
+
+    scorer.scores = counted  # type: ignore[method-assign]
+    pairs = PairScores(dets, scorer)
+    shared = (
+        densepose_ap(records, dets, scorer, pairs=pairs),
+        densepose_ap(records, dets, scorer, overlap="gpsm", pairs=pairs),
+        mean_gps(records, dets, scorer, pairs=pairs),
+    )
+    assert shared == fresh
+    assert calls == len(pairs._gps) > 0
+    with pytest.raises(ValueError, match="another detection list"):
+        densepose_ap(records, dets[:1], scorer, pairs=pairs)

@@ -179,6 +179,34 @@ OVERLAPS = ("gps", "gpsm")
 """Overlap measures DensePose AP can use."""
 
 
+class PairScores:
+    """GPS and mask IoU of (person, detection) pairs, each computed once.
+
+    One evaluation asks for the same pair's GPS up to three times (GPS AP, GPSm AP and
+    the mean GPS); share one instance between those calls so the geodesic lookups run once.
+    Keys are (image id, person index, detection index into ``dets``).
+    """
+
+    def __init__(self, dets: list[DensePoseDetection], scorer: GeodesicScorer) -> None:
+        self.dets, self.scorer = dets, scorer
+        self._gps: dict[tuple[int, int, int], float] = {}
+        self._iou: dict[tuple[int, int, int], float] = {}
+
+    def gps(self, rec: ImageRecord, k: int, det_index: int) -> float:
+        """Mean GPS of detection ``det_index`` at person k's points (see ``person_gps``)."""
+        key = (rec.id, k, det_index)
+        if key not in self._gps:
+            self._gps[key] = person_gps(rec, k, self.dets[det_index], self.scorer)
+        return self._gps[key]
+
+    def gpsm(self, rec: ImageRecord, k: int, det_index: int) -> float:
+        """sqrt(GPS x mask IoU) of detection ``det_index`` and person k."""
+        key = (rec.id, k, det_index)
+        if key not in self._iou:
+            self._iou[key] = person_mask_iou(rec, k, self.dets[det_index])
+        return float(np.sqrt(self.gps(rec, k, det_index) * self._iou[key]))
+
+
 class _GPSeval(COCOeval):
     """COCOeval whose overlap matrix is GPS (or GPSm) instead of IoU."""
 
@@ -187,13 +215,12 @@ class _GPSeval(COCOeval):
         gt: COCO,
         dt: COCO,
         where: dict[int, tuple[ImageRecord, int]],
-        dets: list[DensePoseDetection],
-        scorer: GeodesicScorer,
+        pairs: PairScores,
         overlap: str = "gps",
     ) -> None:
         super().__init__(gt, dt, "bbox")
-        self._where, self._dets, self._scorer = where, dets, scorer
-        self._overlap = person_gpsm if overlap == "gpsm" else person_gps
+        self._where = where
+        self._overlap = pairs.gpsm if overlap == "gpsm" else pairs.gps
 
     def computeIoU(self, imgId: int, catId: int) -> np.ndarray | list:
         gts = self._gts[imgId, catId]
@@ -204,10 +231,9 @@ class _GPSeval(COCOeval):
         dts = [dts[i] for i in order][: self.params.maxDets[-1]]
         out = np.zeros((len(dts), len(gts)))
         for i, d in enumerate(dts):
-            det = self._dets[d["det_index"]]
             for j, g in enumerate(gts):
                 rec, k = self._where[g["id"]]
-                out[i, j] = self._overlap(rec, k, det, self._scorer)
+                out[i, j] = self._overlap(rec, k, d["det_index"])
         return out
 
 
@@ -227,14 +253,22 @@ def densepose_ap(
     dets: list[DensePoseDetection],
     scorer: GeodesicScorer,
     overlap: str = "gps",
+    pairs: PairScores | None = None,
 ) -> dict[str, float]:
-    """DensePose AP with ``overlap`` "gps" or "gpsm", in percent: AP, AP50, AP75, APm, APl."""
+    """DensePose AP with ``overlap`` "gps" or "gpsm", in percent: AP, AP50, AP75, APm, APl.
+
+    ``pairs``: a ``PairScores`` of these ``dets`` to reuse across calls (made when None).
+    """
     if overlap not in OVERLAPS:
         raise ValueError(f"densepose_ap: overlap must be one of {OVERLAPS}, got {overlap!r}")
     gt, where = _gt_coco(records)
     if not dets:
         return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "APm": 0.0, "APl": 0.0}
-    ev = _GPSeval(gt, _det_coco(gt, dets), where, dets, scorer, overlap)
+    if pairs is None:
+        pairs = PairScores(dets, scorer)
+    elif pairs.dets is not dets:
+        raise ValueError("densepose_ap: pairs was made for another detection list")
+    ev = _GPSeval(gt, _det_coco(gt, dets), where, pairs, overlap)
     ev.params.maxDets = [20]
     ev.params.catIds = [1]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -261,14 +295,19 @@ def mean_gps(
     dets: list[DensePoseDetection],
     scorer: GeodesicScorer,
     min_iou: float = 0.5,
+    pairs: PairScores | None = None,
 ) -> float:
     """Mean over annotated people of the GPS of their best-overlapping detection (box IoU >=
     min_iou; 0 when none): a smooth companion of DensePose AP for small models."""
     from torchvision.ops import box_iou
 
-    by_image: dict[int, list[DensePoseDetection]] = {}
-    for d in dets:
-        by_image.setdefault(d.image_id, []).append(d)
+    if pairs is None:
+        pairs = PairScores(dets, scorer)
+    elif pairs.dets is not dets:
+        raise ValueError("mean_gps: pairs was made for another detection list")
+    by_image: dict[int, list[int]] = {}
+    for i, d in enumerate(dets):
+        by_image.setdefault(d.image_id, []).append(i)
     total, count = 0.0, 0
     for rec in records:
         for k, p in enumerate(rec.people):
@@ -280,10 +319,9 @@ def mean_gps(
                 continue
             x, y, w, h = p.bbox
             gt = torch.tensor([[x, y, x + w, y + h]], dtype=torch.float64)
-            iou = box_iou(gt, torch.tensor(np.stack([c.box for c in cands]), dtype=torch.float64))[
-                0
-            ]
+            boxes = torch.tensor(np.stack([dets[c].box for c in cands]), dtype=torch.float64)
+            iou = box_iou(gt, boxes)[0]
             best = int(iou.argmax())
             if float(iou[best]) >= min_iou:
-                total += person_gps(rec, k, cands[best], scorer)
+                total += pairs.gps(rec, k, cands[best])
     return 100.0 * total / max(count, 1)
