@@ -98,8 +98,33 @@ def fuse_views(
     (:func:`~def_features.kernels.reproject.reproject_interpolate`), the paper's
     neighbour-limited interpolation; both combine sources by ``mode``.
     """
-    if mode not in ("min", "mean"):
-        raise ValueError(f"fuse_views: mode must be 'min' or 'mean', got {mode!r}")
+    return fuse_views_modes(
+        views, predictions, tolerance, (mode,), truncation, implementation, interpolation, radius_px
+    )[mode]
+
+
+FUSION_MODES = ("min", "mean")
+"""Ways to combine the estimates that reach a pixel: minimum, or truncated mean."""
+
+
+def fuse_views_modes(
+    views: list[tuple[OrthoView, RangeScan]],
+    predictions: list[np.ndarray],
+    tolerance: float,
+    modes: tuple[str, ...] = FUSION_MODES,
+    truncation: float = 1.0,
+    implementation: str = "auto",
+    interpolation: str = "nearest",
+    radius_px: float = 1.0,
+) -> dict[str, FusedField]:
+    """:func:`fuse_views` for several combination modes in one pass (mode -> field).
+
+    The per-view setup and, with ``"idw"``, the interpolated source maps are computed
+    once and combined by every mode.
+    """
+    for mode in modes:
+        if mode not in FUSION_MODES:
+            raise ValueError(f"fuse_views: mode must be one of {FUSION_MODES}, got {mode!r}")
     if interpolation not in ("nearest", "idw"):
         raise ValueError(
             f"fuse_views: interpolation must be 'nearest' or 'idw', got {interpolation!r}"
@@ -108,50 +133,63 @@ def fuse_views(
         (torch.from_numpy(sc.points[sc.mask]).float(), torch.from_numpy(p[sc.mask]).float())
         for (_, sc), p in zip(views, predictions)
     ]
-    pts, own, fused, vidx = [], [], [], []
+    fused: dict[str, list[np.ndarray]] = {mode: [] for mode in modes}
+    pts, own, vidx = [], [], []
     for t, (view, sc) in enumerate(views):
         cam = torch.from_numpy(view.cam_from_world).float()
         depth = torch.from_numpy(sc.depth).float()
+        outs: dict[str, torch.Tensor] = {}
         if interpolation == "idw":
-            maps = [
-                reproject_interpolate(p, v, cam, depth, view.pixel_size, tolerance, radius_px)
-                for p, v in srcs
-            ]
-            out = _combine(maps, mode, truncation)
-        elif mode == "min":
-            out = torch.full(depth.shape, float("inf"))
-            for p, v in srcs:
-                reproject_min(
-                    p, v, cam, depth, view.pixel_size, tolerance, out, implementation=implementation
-                )
-        else:
-            total = torch.zeros(depth.numel(), dtype=torch.float64)
-            count = torch.zeros(depth.numel(), dtype=torch.float64)
-            for p, v in srcs:
-                flat, ok = _pixel_targets(p, cam, depth, view.pixel_size, tolerance)
-                keep = ok & (v < truncation)
-                total.index_add_(0, flat[keep], v[keep].double())
-                count.index_add_(0, flat[keep], torch.ones(int(keep.sum()), dtype=torch.float64))
-            out = torch.where(
-                count > 0, total / count.clamp_min(1), torch.full_like(total, truncation)
+            stack = torch.stack(
+                [
+                    reproject_interpolate(p, v, cam, depth, view.pixel_size, tolerance, radius_px)
+                    for p, v in srcs
+                ]
             )
-            out = out.reshape(depth.shape).float()
+            for mode in modes:
+                if mode == "min":
+                    outs[mode] = stack.min(0).values
+                else:
+                    keep = torch.isfinite(stack) & (stack < truncation)
+                    total = torch.where(keep, stack, torch.zeros_like(stack)).sum(0)
+                    outs[mode] = truncated_mean(total, keep.sum(0), truncation)
+        else:
+            if "min" in modes:
+                out = torch.full(depth.shape, float("inf"))
+                for p, v in srcs:
+                    reproject_min(
+                        p,
+                        v,
+                        cam,
+                        depth,
+                        view.pixel_size,
+                        tolerance,
+                        out,
+                        implementation=implementation,
+                    )
+                outs["min"] = out
+            if "mean" in modes:
+                total = torch.zeros(depth.numel(), dtype=torch.float64)
+                count = torch.zeros(depth.numel(), dtype=torch.float64)
+                for p, v in srcs:
+                    flat, ok = _pixel_targets(p, cam, depth, view.pixel_size, tolerance)
+                    keep = ok & (v < truncation)
+                    total.index_add_(0, flat[keep], v[keep].double())
+                    count.index_add_(
+                        0, flat[keep], torch.ones(int(keep.sum()), dtype=torch.float64)
+                    )
+                outs["mean"] = truncated_mean(total, count, truncation).reshape(depth.shape).float()
         m = sc.mask
         pts.append(sc.points[m])
         own.append(predictions[t][m])
-        fused.append(np.minimum(out.numpy()[m], truncation))
         vidx.append(np.full(int(m.sum()), t))
-    return FusedField(
-        np.concatenate(pts), np.concatenate(own), np.concatenate(fused), np.concatenate(vidx)
-    )
+        for mode in modes:
+            fused[mode].append(np.minimum(outs[mode].numpy()[m], truncation))
+    points, single, index = np.concatenate(pts), np.concatenate(own), np.concatenate(vidx)
+    return {mode: FusedField(points, single, np.concatenate(fused[mode]), index) for mode in modes}
 
 
-def _combine(maps: list[torch.Tensor], mode: str, truncation: float) -> torch.Tensor:
-    """Per-pixel min, or mean of the finite estimates below ``truncation`` (else it), of (H, W) maps."""
-    stack = torch.stack(maps)
-    if mode == "min":
-        return stack.min(0).values
-    keep = torch.isfinite(stack) & (stack < truncation)
-    count = keep.sum(0)
-    total = torch.where(keep, stack, torch.zeros_like(stack)).sum(0)
+def truncated_mean(total: torch.Tensor, count: torch.Tensor, truncation: float) -> torch.Tensor:
+    """Mean of the estimates below the truncation (``total / count``), the truncation where
+    none reached the pixel: the truncated-mean fusion rule."""
     return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, truncation))

@@ -10,7 +10,13 @@ import torch
 
 from def_features.config import ModelConfig, preset
 from def_features.data.items import procedural_item
-from def_features.fusion import fuse_views, predict_view, scan_views, sphere_directions
+from def_features.fusion import (
+    fuse_views,
+    fuse_views_modes,
+    predict_view,
+    scan_views,
+    sphere_directions,
+)
 from def_features.model.unet import DefUNet
 from def_features.pipeline import true_distances
 
@@ -42,6 +48,27 @@ def test_fusing_exact_predictions_keeps_them_exact(mode: str, interpolation: str
     # Carried values come from points within a pixel of each target point.
     err = np.abs(field.fused - gt)
     assert np.quantile(err, 0.99) < 0.2 * 1.5 and err.mean() < 0.04
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "idw"])
+def test_one_pass_modes_equal_separate_fusions(interpolation: str) -> None:
+    cfg = preset("tiny").data
+    item = procedural_item(3, cfg)
+    views = scan_views(item.vertices, item.faces, 3, 0.2, 32)
+    rng = np.random.default_rng(0)
+    preds = [rng.uniform(0, 1.2, sc.depth.shape) for _, sc in views]
+    both = fuse_views_modes(
+        views, preds, 0.1, ("min", "mean"), 1.0, "torch", interpolation=interpolation
+    )
+    for mode in ("min", "mean"):
+        alone = fuse_views(views, preds, 0.1, mode, 1.0, "torch", interpolation=interpolation)
+        np.testing.assert_array_equal(both[mode].fused, alone.fused)
+        np.testing.assert_array_equal(both[mode].points, alone.points)
+    # the truncated mean never exceeds the truncation and is below it where some estimate was
+    assert both["mean"].fused.max() <= 1.0
+    assert (both["min"].fused <= both["mean"].fused + 1e-6).all()
+    with pytest.raises(ValueError, match="mode must be one of"):
+        fuse_views_modes(views, preds, 0.1, ("median",))
 
 
 def test_fusing_a_pessimistic_view_is_corrected_by_others() -> None:

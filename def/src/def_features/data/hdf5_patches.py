@@ -17,7 +17,8 @@ noise_std      (N,) float32      scanner-noise level (optional)
 resolution_3d  (N,) float32      pixel size (optional)
 =============  ================  =========================================
 
-Datasets are written with lzf compression. Reading checks every required field's
+Files are written atomically with lzf compression through :mod:`shared_utils.io.hdf5`
+(the shared HDF5 reader/writer); ``item_id`` is variable-length UTF-8. Reading checks every required field's
 presence, shape and dtype kind and raises :class:`PatchFormatError` naming the file
 and the field.
 """
@@ -28,8 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
+
+from shared_utils.io.hdf5 import HDF5FormatError, read_hdf5, write_hdf5
 
 REQUIRED = (
     "image",
@@ -44,7 +46,7 @@ REQUIRED = (
 OPTIONAL = ("noise_std", "resolution_3d")
 
 
-class PatchFormatError(ValueError):
+class PatchFormatError(HDF5FormatError):
     """A malformed patch file; the message names the file and the field."""
 
 
@@ -68,18 +70,10 @@ def stack_patches(patches: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 def write_patches(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     """Write stacked patch arrays (see the module table) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        for key, value in arrays.items():
-            if key == "item_id":
-                f.create_dataset(
-                    key, data=np.asarray(value, dtype=object), dtype=h5py.string_dtype()
-                )
-            else:
-                f.create_dataset(key, data=value, compression="lzf")
-    tmp.replace(path)
+    out = dict(arrays)
+    if "item_id" in out:  # stored as variable-length UTF-8 strings
+        out["item_id"] = np.asarray([str(v) for v in out["item_id"]], dtype=str)
+    write_hdf5(path, out)
 
 
 def _check(path: Path, data: dict[str, np.ndarray]) -> None:
@@ -114,22 +108,17 @@ def _check(path: Path, data: dict[str, np.ndarray]) -> None:
 def read_patches(path: str | Path, fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Read and validate a patch file; ``fields`` restricts what is returned."""
     path = Path(path)
-    if not path.is_file():
-        raise PatchFormatError(f"{path}: no such file")
     try:
-        with h5py.File(path, "r") as f:
-            data: dict[str, np.ndarray] = {}
-            for key in f.keys():
-                if not isinstance(f[key], h5py.Dataset):
-                    continue
-                arr = f[key][()]
-                if key == "item_id":
-                    arr = np.array(
-                        [v.decode() if isinstance(v, bytes) else str(v) for v in arr], dtype=object
-                    )
-                data[key] = np.asarray(arr)
-    except OSError as exc:
-        raise PatchFormatError(f"{path}: not a readable HDF5 file: {exc}") from exc
+        data = read_hdf5(path)
+    except FileNotFoundError as exc:
+        raise PatchFormatError(f"{path}: no such file") from exc
+    except HDF5FormatError as exc:
+        raise PatchFormatError(str(exc)) from exc
+    if "item_id" in data:  # vlen strings come back as str, fixed-length ones as bytes
+        ids = data["item_id"]
+        data["item_id"] = np.asarray(
+            [v.decode() if isinstance(v, bytes) else str(v) for v in ids], dtype=object
+        )
     _check(path, data)
     if fields is not None:
         data = {k: data[k] for k in fields}
