@@ -43,6 +43,8 @@ class ModelConfig:
     """World up direction used for the canonical image alignment."""
     align_views: bool = True
     """Rotate input and output views so the projected world up is vertical."""
+    predict_mask: bool = False
+    """Give the refiner a 4th output channel, a foreground-mask logit (for the Dice loss)."""
 
     @property
     def num_scales(self) -> int:
@@ -84,6 +86,9 @@ class LossConfig:
     """Weight of (1 - SSIM), used when no VGG-19 weights are given."""
     self_supervised_weight: float = 1.0
     """Weight of the self-supervised term (render from descriptors taken from the target)."""
+    dice_weight: float = 0.0
+    """Weight of the Dice loss between the predicted mask (needs ``model.predict_mask``) and
+    the target view's foreground mask; scenes without masks skip the term."""
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Training losses: L1 on downsampled images, VGG-19 perceptual (local weights) or SSIM.
+"""Training losses: L1 on downsampled images, VGG-19 perceptual (local weights) or SSIM,
+and the optional Dice loss on the predicted foreground mask.
 
 The paper trains with a VGG-19 perceptual loss; its ImageNet weights cannot be
 downloaded here, so :class:`VGGPerceptual` loads a torchvision ``vgg19`` state dict
@@ -30,6 +31,20 @@ def downsampled_l1(pred: torch.Tensor, target: torch.Tensor, factor: int = 4) ->
         pred = F.avg_pool2d(pred, factor, ceil_mode=True)
         target = F.avg_pool2d(target, factor, ceil_mode=True)
     return (pred - target).abs().mean()
+
+
+def dice_loss(prob: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - Dice = 1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps), per image, batch-averaged.
+
+    Args:
+        prob: (B, 1, H, W) predicted foreground probability.
+        target: (B, 1, H, W) foreground mask in [0, 1].
+        eps: smoothing, so an empty prediction of an empty mask scores 0.
+    """
+    dims = tuple(range(1, prob.dim()))
+    inter = (prob * target).sum(dims)
+    dice = (2 * inter + eps) / (prob.sum(dims) + target.sum(dims) + eps)
+    return (1 - dice).mean()
 
 
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

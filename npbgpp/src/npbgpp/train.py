@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from npbgpp.config import Config, ModelConfig
 from npbgpp.data.scene import Scene
-from npbgpp.losses import VGGPerceptual, downsampled_l1, ssim_loss
+from npbgpp.losses import VGGPerceptual, dice_loss, downsampled_l1, ssim_loss
 from npbgpp.model.pipeline import NPBGPP
 from shared_utils.config import config_from_dict, config_to_dict
 from shared_utils.train.checkpoint import load_checkpoint, save_checkpoint
@@ -101,6 +101,11 @@ class SceneLoss:
         if cfg.loss.vgg19_weights is not None and cfg.loss.perceptual_weight > 0:
             self.perceptual = VGGPerceptual(cfg.loss.vgg19_weights)
         self._points: dict[tuple[int, str], torch.Tensor] = {}
+        if cfg.loss.dice_weight > 0 and not cfg.model.predict_mask:
+            raise ValueError(
+                "LossConfig.dice_weight > 0 needs ModelConfig.predict_mask = True (the refiner's "
+                "mask channel)"
+            )
 
     def _image_loss(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         lc = self.cfg.loss
@@ -140,10 +145,17 @@ class SceneLoss:
         target = image(t)[:, y0 : y0 + ch, x0 : x0 + cw][None]
 
         descriptors = model.model_scene(points, views)
-        pred = model.render(descriptors, cam)[None]
+        rgb, mask_logit = model.render_with_mask(descriptors, cam)
+        pred = rgb[None]
         terms = self._image_loss(pred, target)
         loss = self._weighted(terms).to(device)
         scalars = {k: float(v.detach()) for k, v in terms.items()}
+        if self.cfg.loss.dice_weight > 0 and scene.masks is not None:
+            assert mask_logit is not None
+            mask = scene.mask_tensor(t, device)[:, y0 : y0 + ch, x0 : x0 + cw][None]
+            dice = dice_loss(torch.sigmoid(mask_logit)[None], mask)
+            loss = loss + self.cfg.loss.dice_weight * dice
+            scalars["dice"] = float(dice.detach())
         if self.cfg.loss.self_supervised_weight > 0:
             own = model.render_self_supervised(points, target[0], cam)[None]
             self_terms = self._image_loss(own, target)

@@ -33,6 +33,10 @@ def test_synthetic_scene_contents(tiny: tuple[Scene, Scene]) -> None:
     # Objects are scaled into the unit ball; the views see them (not all background).
     assert float(np.linalg.norm(scene.points, axis=1).max()) <= 1.0 + 1e-5
     assert all(float((img.sum(-1) > 0).mean()) > 0.05 for img in scene.images)
+    # The coverage masks are the renders' alpha: 0 on the black background, 1 on the object.
+    assert scene.masks is not None and scene.masks.shape == (3, 16, 16)
+    inside = scene.masks > 0.999
+    assert (scene.images.sum(-1)[scene.masks == 0] == 0).all() and inside.mean() > 0.05
     again, _ = make_scene(3, views=3, size=16, num_points=300)
     assert np.array_equal(again.images, scene.images) and np.array_equal(again.points, scene.points)
 
@@ -51,6 +55,13 @@ def test_scene_validation_errors(tiny: tuple[Scene, Scene]) -> None:
         Scene("s", scene.images, scene.cameras, bad)
     with pytest.raises(SceneError, match="does not match the image size"):
         Scene("s", scene.images[:, :8], scene.cameras, scene.points)
+    with pytest.raises(SceneError, match=r"masks must be \(V, H, W\)"):
+        Scene("s", scene.images, scene.cameras, scene.points, masks=np.ones((3, 8, 16)))
+    with pytest.raises(SceneError, match=r"masks: values must be finite and in \[0, 1\]"):
+        Scene("s", scene.images, scene.cameras, scene.points, masks=np.full((3, 16, 16), 2.0))
+    no_masks = Scene("s", scene.images, scene.cameras, scene.points)
+    with pytest.raises(SceneError, match="no foreground masks"):
+        no_masks.mask_tensor(0)
 
 
 def _assert_same_views(loaded: Scene, scene: Scene, atol_img: float | None = 1 / 255) -> None:
@@ -68,8 +79,9 @@ def test_nerf_synthetic_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> Non
     scene, _ = tiny
     (tmp_path / "train").mkdir()
     frames = []
+    assert scene.masks is not None
     for i, (img, cam) in enumerate(zip(scene.images, scene.cameras, strict=True)):
-        rgba = np.concatenate([img, np.ones_like(img[..., :1])], -1)
+        rgba = np.concatenate([img, scene.masks[i][..., None]], -1)
         write_image(tmp_path / "train" / f"r_{i}.png", rgba)
         c2w = opengl_c2w_from_opencv(cam.cam_from_world)
         frames.append({"file_path": f"./train/r_{i}", "transform_matrix": c2w.tolist()})
@@ -81,8 +93,11 @@ def test_nerf_synthetic_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> Non
         load_scene(tmp_path, "nerf_synthetic")
     write_point_cloud(tmp_path / "points.ply", scene.points.astype(np.float64))
     loaded = load_scene(tmp_path, "nerf_synthetic")
-    _assert_same_views(loaded, scene)
+    # colour is composited on black with the alpha (the renders already are)
+    _assert_same_views(loaded, scene, atol_img=2 / 255)
     np.testing.assert_allclose(loaded.points, scene.points, atol=1e-6)
+    assert loaded.masks is not None
+    np.testing.assert_allclose(loaded.masks, scene.masks, atol=1 / 255)
 
 
 def test_scannet_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
@@ -170,9 +185,19 @@ def test_idr_loader(tmp_path: Path, tiny: tuple[Scene, Scene]) -> None:
         arrays[f"world_mat_{i}"] = world
         arrays[f"scale_mat_{i}"] = np.eye(4)
         write_image(tmp_path / "image" / f"{i:03d}.png", img)
-        write_image(tmp_path / "mask" / f"{i:03d}.png", np.ones_like(img))
+        assert scene.masks is not None
+        write_image(tmp_path / "mask" / f"{i:03d}.png", np.repeat(scene.masks[i][..., None], 3, -1))
     np.savez(tmp_path / "cameras_sphere.npz", **arrays)
     write_point_cloud(tmp_path / "points.ply", scene.points.astype(np.float64))
     loaded = load_scene(tmp_path, "idr")
     _assert_same_views(loaded, scene)
     np.testing.assert_allclose(loaded.points, scene.points, atol=1e-6)
+    assert loaded.masks is not None
+    np.testing.assert_allclose(loaded.masks, scene.masks, atol=1 / 255)
+    half = load_scene(tmp_path, "idr", downscale=2)
+    assert half.masks is not None and half.masks.shape == (3, 8, 8)
+    box = scene.masks.reshape(3, 8, 2, 8, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(half.masks, box, atol=1 / 255)
+    write_image(tmp_path / "mask" / "001.png", np.ones((8, 8, 3)))
+    with pytest.raises(SceneError, match=r"001\.png: mask size 8x8 differs from its image 16x16"):
+        load_scene(tmp_path, "idr")

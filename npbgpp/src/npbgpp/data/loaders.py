@@ -2,10 +2,11 @@
 
 Formats (``fmt``):
 
-- ``nerf_synthetic``: ``transforms_<split>.json`` + images (RGBA composited on black);
-  the point cloud comes from ``points.ply`` in the root (the format has none).
-- ``idr``: DTU / IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``);
-  points from ``points.ply`` in the root (in the normalised unit-sphere frame).
+- ``nerf_synthetic``: ``transforms_<split>.json`` + images (RGBA composited on black,
+  the alpha kept as the view's mask); the point cloud comes from ``points.ply`` in the
+  root (the format has none).
+- ``idr``: DTU / IDR / NeuS layout (``cameras_sphere.npz``, ``image/``, ``mask/``, the
+  masks kept); points from ``points.ply`` in the root (in the normalised unit-sphere frame).
 - ``scannet``: ``intrinsic/``, ``pose/``, ``color/`` and ``full.ply``.
 - ``colmap``: ``sparse/0`` (or ``sparse/``) + ``images/``; the sparse points are used
   unless a denser ``points.ply`` is in the root.
@@ -40,16 +41,30 @@ def _colmap_model_dir(root: Path) -> Path:
     raise SceneError(f"{root}: sparse: no COLMAP model (cameras.bin/.txt) in sparse/0 or sparse/")
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def _read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) colour and, for RGBA files, the (H, W) alpha."""
     img = read_image(path)
     if img.shape[-1] == 4:  # composite RGBA on black (NeRF-Synthetic convention here)
-        img = img[..., :3] * img[..., 3:]
-    return img[..., :3]
+        return img[..., :3] * img[..., 3:], img[..., 3]
+    return img[..., :3], None
+
+
+def _read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) mask in [0, 1] from a grey, RGB or RGBA file (the first channel)."""
+    m = read_image(path)
+    m = m if m.ndim == 2 else m[..., 0]
+    if m.shape != size:
+        raise SceneError(
+            f"{path}: mask size {m.shape[1]}x{m.shape[0]} differs from its image {size[1]}x{size[0]}"
+        )
+    return m
 
 
 def _downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Box-filter (H, W) or (H, W, C) by an integer factor (cropping the remainder)."""
     h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
-    return image[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
+    return blocks.mean(axis=(1, 3))
 
 
 def _scaled_camera(cam: PinholeCamera, factor: int) -> PinholeCamera:
@@ -70,22 +85,28 @@ def scene_from_viewset(
     else:
         where = points_file if points_file is not None else "the scene"
         raise SceneError(f"{name}: points: no point cloud ({where} not found)")
-    images = []
-    cams = []
-    for path, cam in zip(views.image_paths, views.cameras, strict=True):
-        img = _read_rgb(path)
+    images, cams, masks = [], [], []
+    mask_paths = views.mask_paths or [None] * len(views.cameras)
+    for path, cam, mask_path in zip(views.image_paths, views.cameras, mask_paths, strict=True):
+        img, alpha = _read_rgb(path)
         if img.shape[:2] != (cam.height, cam.width):
             raise SceneError(
                 f"{path}: image size {img.shape[1]}x{img.shape[0]} differs from its camera "
                 f"{cam.width}x{cam.height}"
             )
+        mask = _read_mask(mask_path, img.shape[:2]) if mask_path is not None else alpha
         if downscale > 1:
             img, cam = _downscale(img, downscale), _scaled_camera(cam, downscale)
+            mask = None if mask is None else _downscale(mask, downscale)
         images.append(img)
         cams.append(cam)
+        masks.append(mask)
     if not images:
         raise SceneError(f"{name}: cameras: the scene has no views")
-    return Scene(name, np.stack(images), cams, points, colors)
+    # masks only when every view has one (a Dice target for some views only would bias it)
+    present = [m for m in masks if m is not None]
+    stacked = np.stack(present) if len(present) == len(masks) else None
+    return Scene(name, np.stack(images), cams, points, colors, masks=stacked)
 
 
 def load_scene(root: str | Path, fmt: str, *, split: str = "train", downscale: int = 1) -> Scene:

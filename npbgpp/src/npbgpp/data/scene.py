@@ -29,6 +29,9 @@ class Scene:
     """(N, 3) float32 world points."""
     colors: np.ndarray | None = None
     """(N, 3) float32 point colours in [0, 1], when the source has them."""
+    masks: np.ndarray | None = None
+    """(V, H, W) float32 foreground masks in [0, 1], when the source has them (IDR
+    ``mask/``, NeRF-Synthetic alpha, the embedded renders): targets of the Dice loss."""
 
     def __post_init__(self) -> None:
         src = self.name
@@ -62,6 +65,15 @@ class Scene:
                     f"{src}: colors must match points {points.shape}, got {colors.shape}"
                 )
             self.colors = colors
+        if self.masks is not None:
+            masks = np.asarray(self.masks, dtype=np.float32)
+            if masks.shape != images.shape[:3]:
+                raise SceneError(
+                    f"{src}: masks must be (V, H, W) = {images.shape[:3]}, got {masks.shape}"
+                )
+            if not np.isfinite(masks).all() or masks.min() < 0 or masks.max() > 1:
+                raise SceneError(f"{src}: masks: values must be finite and in [0, 1]")
+            self.masks = masks
         self.images = images
         self.points = points
 
@@ -71,6 +83,12 @@ class Scene:
     def image_tensor(self, i: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """View ``i`` as a (3, H, W) float32 tensor."""
         return torch.from_numpy(self.images[i]).permute(2, 0, 1).contiguous().to(device)
+
+    def mask_tensor(self, i: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Mask of view ``i`` as a (1, H, W) float32 tensor (the scene must have masks)."""
+        if self.masks is None:
+            raise SceneError(f"{self.name}: masks: the scene has no foreground masks")
+        return torch.from_numpy(self.masks[i])[None].to(device)
 
     def camera(self, i: int, device: torch.device | str = "cpu") -> Camera:
         return Camera.from_pinhole(self.cameras[i], device)
@@ -86,4 +104,5 @@ class Scene:
             [self.cameras[i] for i in indices],
             self.points,
             self.colors,
+            None if self.masks is None else self.masks[indices],
         )

@@ -40,8 +40,16 @@ def surface_points(mesh: TexturedMesh, n: int, seed: int) -> tuple[np.ndarray, n
 
 def render_views(mesh: TexturedMesh | RaycastScene, cameras: list[PinholeCamera]) -> np.ndarray:
     """(V, H, W, 3) renders of the mesh under the fixed light."""
+    return render_views_with_masks(mesh, cameras)[0]
+
+
+def render_views_with_masks(
+    mesh: TexturedMesh | RaycastScene, cameras: list[PinholeCamera]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(V, H, W, 3) renders under the fixed light and their (V, H, W) coverage masks."""
     scene = mesh if isinstance(mesh, RaycastScene) else RaycastScene([mesh])
-    return np.stack([render(scene, cam, light_dir=LIGHT_DIR, ambient=0.4).rgb for cam in cameras])
+    outs = [render(scene, cam, light_dir=LIGHT_DIR, ambient=0.4) for cam in cameras]
+    return np.stack([o.rgb for o in outs]), np.stack([o.alpha for o in outs])
 
 
 def input_cameras(n: int, size: int) -> list[PinholeCamera]:
@@ -69,13 +77,13 @@ def make_scene(
     raycast = RaycastScene([mesh])
     points, colors = surface_points(mesh, num_points, seed=seed)
     cams = input_cameras(views, size)
-    scene = Scene(f"synthetic-{seed}", render_views(raycast, cams), cams, points, colors)
+    rgb, alpha = render_views_with_masks(raycast, cams)
+    scene = Scene(f"synthetic-{seed}", rgb, cams, points, colors, masks=alpha)
     test = None
     if heldout:
         hcams = heldout_cameras(heldout, size)
-        test = Scene(
-            f"synthetic-{seed}-heldout", render_views(raycast, hcams), hcams, points, colors
-        )
+        rgb, alpha = render_views_with_masks(raycast, hcams)
+        test = Scene(f"synthetic-{seed}-heldout", rgb, hcams, points, colors, masks=alpha)
     return scene, test
 
 

@@ -83,7 +83,9 @@ class NPBGPP(nn.Module):
         self.basis = BasisMLP(
             cfg.num_basis, cfg.harmonic_frequencies, cfg.basis_hidden, cfg.basis_layers
         )
-        self.refiner = Refiner(cfg.descriptor_dim + 1, cfg.refiner_channels)
+        self.refiner = Refiner(
+            cfg.descriptor_dim + 1, cfg.refiner_channels, 4 if cfg.predict_mask else 3
+        )
         self.up: torch.Tensor
         self.register_buffer("up", torch.tensor(cfg.up_axis, dtype=torch.float32), persistent=False)
 
@@ -155,7 +157,7 @@ class NPBGPP(nn.Module):
         self, points: torch.Tensor, descriptors: torch.Tensor, camera: Camera
     ) -> torch.Tensor:
         """Rasterise given per-point descriptors (P, c) for ``camera`` (already aligned)
-        and refine -> (3, H, W)."""
+        and refine -> (3, H, W), or (4, H, W) with the mask logit when ``predict_mask``."""
         uv, depth = camera.project(points)
         maps = rasterize_points(
             uv,
@@ -170,6 +172,16 @@ class NPBGPP(nn.Module):
 
     def render(self, scene: SceneDescriptors, camera: Camera) -> torch.Tensor:
         """Render the scene from ``camera`` -> (3, H, W) in [0, 1]."""
+        return self._render_all(scene, camera)[:3]
+
+    def render_with_mask(
+        self, scene: SceneDescriptors, camera: Camera
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(3, H, W) image and (1, H, W) foreground-mask logit (None without ``predict_mask``)."""
+        out = self._render_all(scene, camera)
+        return out[:3], (out[3:4] if self.cfg.predict_mask else None)
+
+    def _render_all(self, scene: SceneDescriptors, camera: Camera) -> torch.Tensor:
         al = self._align(camera)
         cam = al.aligned
         h = self.basis(cam.view_directions(scene.points))
@@ -184,5 +196,5 @@ class NPBGPP(nn.Module):
         term): only its visible points, with their sampled features as descriptors."""
         s = self.view_samples(points, image, camera)
         al = self._align(camera)
-        out = self.render_descriptors(points[s.index], s.features, al.aligned)
+        out = self.render_descriptors(points[s.index], s.features, al.aligned)[:3]
         return unalign_image(out[None], al)[0]

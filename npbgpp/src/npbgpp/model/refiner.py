@@ -38,10 +38,16 @@ class GatedBlock(nn.Sequential):
 
 
 class Refiner(nn.Module):
-    """Multi-scale rasters -> (B, 3, H, W) image (a linear head: no saturating output
-    that could stall training on dark backgrounds; clamp to [0, 1] for display)."""
+    """Multi-scale rasters -> (B, out_channels, H, W): the image (a linear head: no
+    saturating output that could stall training on dark backgrounds; clamp to [0, 1] for
+    display) and, with ``out_channels=4``, a foreground-mask logit as the 4th channel."""
 
-    def __init__(self, in_channels: int, filters: Sequence[int] = (16, 32, 48, 64, 80)):
+    def __init__(
+        self,
+        in_channels: int,
+        filters: Sequence[int] = (16, 32, 48, 64, 80),
+        out_channels: int = 3,
+    ):
         super().__init__()
         self.filters = list(filters)
         self.down = nn.ModuleList()
@@ -53,7 +59,7 @@ class Refiner(nn.Module):
         for s in range(len(filters) - 2, -1, -1):
             self.up.append(GatedBlock(prev + filters[s], filters[s]))
             prev = filters[s]
-        self.head = nn.Conv2d(prev, 3, 1)
+        self.head = nn.Conv2d(prev, out_channels, 1)
 
     def forward(self, rasters: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(rasters) != len(self.filters):
