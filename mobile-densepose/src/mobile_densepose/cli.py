@@ -78,7 +78,7 @@ def _eval(args: argparse.Namespace) -> None:
     model = load_run(args.run)
     data = DensePoseDataset(args.data, args.annotations, args.image_dir)
     surface = BodySurface.load(args.surface or str(Path(args.data) / "body_surface.npz"))
-    metrics = evaluate(model, data, surface, args.max_images)
+    metrics = evaluate(model, data, surface, args.max_images, args.per_part_kappa)
     print("| overlap | AP | AP50 | AP75 | APm | APl |")
     print("|---|---|---|---|---|---|")
     for name, prefix in (("box IoU", "box"), ("GPS", "dp"), ("GPSm", "dpm")):
@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--surface", default="", help="body surface npz (default: DATA/body_surface.npz)"
     )
     p.add_argument("--max-images", type=int, default=None)
+    p.add_argument(
+        "--per-part-kappa",
+        action="store_true",
+        help="GPS normalised by each body region's mean geodesic distance (detectron2's "
+        "evaluator) instead of kappa = 0.255",
+    )
     p = sub.add_parser("infer", help="image or video -> IUV overlay PNG/MP4")
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument(

@@ -157,6 +157,10 @@ class TrainConfig:
     """Fraction of images (the last ones) held out for evaluation."""
     surface: str = ""
     """Body surface npz for DensePose AP ('' = data/body_surface.npz)."""
+    hflip: bool = False
+    """Add horizontally mirrored training images (parts and U/V relabelled by `uv_symmetry`)."""
+    uv_symmetry: str = ""
+    """DensePose's UV_symmetry_transforms.mat for `hflip` ('' = data/UV_symmetry_transforms.mat)."""
     run_dir: str = "runs/mobile_densepose"
     """Run folder (checkpoints, metrics, TensorBoard)."""
     lr: float = 0.002
@@ -358,6 +362,7 @@ def train_presets() -> dict[str, tuple[str, TrainConfig]]:
     """Training presets: 'tiny' (CPU demo on the synthetic set) and 'paper' (the s3x schedule)."""
     tiny = TrainConfig(
         model=_tiny(),
+        hflip=True,
         lr=2e-3,
         optimizer="adamw",
         weight_decay=1e-4,
@@ -380,6 +385,7 @@ def train_presets() -> dict[str, tuple[str, TrainConfig]]:
         annotations="annotations/densepose_coco_2014_train.json",
         image_dir="train2014",
         val_fraction=0.0,
+        hflip=True,
         lr=0.002,
         optimizer="sgd",
         warmup_steps=1000,

@@ -65,8 +65,11 @@ def evaluate(
     dataset: DensePoseDataset,
     surface: BodySurface,
     max_images: int | None = None,
+    per_part_kappa: bool = False,
 ) -> dict[str, float]:
     """Box AP, DensePose AP and mean GPS (percent) on a dataset.
+
+    ``per_part_kappa``: GPS with the per-region kappas of detectron2's evaluator.
 
     Keys: box_AP*, dp_AP* (GPS), dpm_AP* (GPSm; only when every annotated person has
     ``dp_masks``), dp_mean_GPS, detections_per_image.
@@ -74,7 +77,8 @@ def evaluate(
     n = len(dataset) if max_images is None else min(max_images, len(dataset))
     dets = predict(model, dataset, n)
     records = dataset.records[:n]
-    scorer = GeodesicScorer(surface, device=str(next(model.parameters()).device))
+    device = str(next(model.parameters()).device)
+    scorer = GeodesicScorer(surface, device=device, per_part_kappa=per_part_kappa)
     pairs = PairScores(dets, scorer)  # GPS of each pair computed once for all three metrics
     metrics = {f"box_{k}": v for k, v in box_ap(records, dets).items()}
     gps = densepose_ap(records, dets, scorer, pairs=pairs)

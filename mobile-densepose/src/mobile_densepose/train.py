@@ -19,6 +19,7 @@ from mobile_densepose.config import TrainConfig
 from mobile_densepose.data.body import BodySurface
 from mobile_densepose.data.dataset import DensePoseDataset, collate
 from mobile_densepose.data.densepose_coco import load_densepose_coco
+from mobile_densepose.data.flip import UVSymmetry
 from mobile_densepose.evaluate import evaluate
 from mobile_densepose.model.rcnn import DensePoseRCNN
 from shared_utils.train.trainer import Trainer
@@ -60,7 +61,12 @@ def loss_fn(model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict
 def train(cfg: TrainConfig) -> dict[str, float]:
     """Build model + data, fit with the shared Trainer, return the final metrics."""
     train_ids, val_ids = split_ids(cfg)
-    train_set = DensePoseDataset(cfg.data, cfg.annotations, cfg.image_dir, ids=train_ids)
+    symmetry = None
+    if cfg.hflip:
+        symmetry = UVSymmetry.load(cfg.uv_symmetry or Path(cfg.data) / "UV_symmetry_transforms.mat")
+    train_set = DensePoseDataset(
+        cfg.data, cfg.annotations, cfg.image_dir, ids=train_ids, flip=symmetry
+    )
     val_set = (
         DensePoseDataset(cfg.data, cfg.annotations, cfg.image_dir, ids=val_ids) if val_ids else None
     )

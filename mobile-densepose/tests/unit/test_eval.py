@@ -45,6 +45,28 @@ def test_gps_perfect_is_one_and_falls_with_geodesic_error() -> None:
     assert float(background.abs().max()) == 0.0
 
 
+def test_per_part_kappa_uses_the_ground_truth_region() -> None:
+    from mobile_densepose.eval.gps import PER_PART_KAPPA, REGION_KAPPA
+
+    # hands (3, 4) use 0.107, torso (1, 2) 0.351, head (23, 24) 0.150 (detectron2's values)
+    assert REGION_KAPPA[1] == 0.107
+    for part, kappa in ((3, 0.107), (4, 0.107), (1, 0.351), (2, 0.351), (24, 0.150)):
+        assert float(PER_PART_KAPPA[part]) == pytest.approx(kappa)
+    surf = cylinder_surface()
+    d = 2 * np.pi * RADIUS * 2 / NU  # a 2-column shift on the cylinder
+    for part in (1, 3, 24):
+        relabelled = BodySurface(np.full_like(surf.parts, part), surf.uv, surf.geodesic)
+        scorer = GeodesicScorer(relabelled, implementation="torch", per_part_kappa=True)
+        parts = torch.from_numpy(relabelled.parts)
+        uv = torch.from_numpy(surf.uv)
+        shifted = uv.clone()
+        shifted[:, 0] = (shifted[:, 0] + 2 / NU) % 1.0
+        gps = scorer.scores(parts, uv, parts, shifted)
+        kappa = float(PER_PART_KAPPA[part])
+        expected = float(np.exp(-(d**2) / (2 * kappa**2)))
+        torch.testing.assert_close(gps, torch.full_like(gps, expected), atol=1e-6, rtol=1e-5)
+
+
 def _scene(
     rng: np.random.Generator, surf: BodySurface
 ) -> tuple[list[ImageRecord], list[DensePoseDetection]]:

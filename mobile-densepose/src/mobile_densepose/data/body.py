@@ -105,16 +105,18 @@ def skeleton(pose: Pose) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]
         down = -torso_dir
         j[f"shoulder_{side}"] = j["neck"] - 0.04 * torso_dir + 0.19 * lat
         arm = _rot(forward, -sign * pose.shoulder[i]) @ down
-        arm = _rot(lat, pose.arm_swing[i]) @ arm
+        # sagittal bends turn about the body's left axis on both sides (positive = forward
+        # swing / elbow flexion / knee flexion), so the two sides are mirror images
+        arm = _rot(left, pose.arm_swing[i]) @ arm
         j[f"elbow_{side}"] = j[f"shoulder_{side}"] + 0.29 * arm
-        fore = _rot(lat, pose.elbow[i]) @ arm
+        fore = _rot(left, pose.elbow[i]) @ arm
         j[f"wrist_{side}"] = j[f"elbow_{side}"] + 0.26 * fore
         j[f"fingers_{side}"] = j[f"wrist_{side}"] + 0.1 * fore
         j[f"hip_{side}"] = j["pelvis"] + 0.09 * lat
         leg = _rot(forward, -sign * pose.hip[i]) @ (-up)
-        leg = _rot(lat, pose.leg_swing[i]) @ leg
+        leg = _rot(left, pose.leg_swing[i]) @ leg
         j[f"knee_{side}"] = j[f"hip_{side}"] + 0.43 * leg
-        shin = _rot(lat, -pose.knee[i]) @ leg
+        shin = _rot(left, -pose.knee[i]) @ leg
         j[f"ankle_{side}"] = j[f"knee_{side}"] + 0.42 * shin
         j[f"toes_{side}"] = j[f"ankle_{side}"] + 0.14 * forward - 0.03 * up
     return j, forward, left

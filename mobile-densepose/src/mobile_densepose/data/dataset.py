@@ -3,7 +3,8 @@
 Each item is ``(image (3, H, W) float in [0, 1], target)`` with the target keys that
 :class:`mobile_densepose.model.rcnn.DensePoseRCNN` trains on (boxes in x1y1x2y2 pixels,
 labels, has_dp, dp_masks, dp_instance, dp_xy, dp_I, dp_uv) plus ``image_id``. Crowd
-annotations are dropped.
+annotations are dropped. With a ``UVSymmetry`` the dataset also holds every image's
+horizontal mirror (items ``N..2N-1``), its parts and chart coordinates relabelled.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mobile_densepose.data.densepose_coco import ImageRecord, load_densepose_coco
+from mobile_densepose.data.flip import UVSymmetry, flip_record
 from shared_utils.io.images import read_image
 
 
@@ -60,6 +62,9 @@ class DensePoseDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
         annotations: json path (absolute or relative to root).
         image_dir: image sub-folder.
         ids: optional subset of image ids.
+        flip: the body's chart symmetry; when given, items ``len(records)`` and beyond are
+            the horizontally flipped images (flip augmentation without random state, so
+            the trainer's sampler alone decides what a step sees and resumes exactly).
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class DensePoseDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
         annotations: str = "annotations.json",
         image_dir: str = "images",
         ids: list[int] | None = None,
+        flip: UVSymmetry | None = None,
     ) -> None:
         self.root = Path(root)
         ann_path = Path(annotations) if Path(annotations).is_absolute() else self.root / annotations
@@ -77,13 +83,19 @@ class DensePoseDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
             records = [r for r in records if r.id in wanted]
         self.records = records
         self.image_dir = self.root / image_dir
+        self.flip = flip
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.records) * (2 if self.flip is not None else 1)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        record = self.records[i]
+        if not 0 <= i < len(self):
+            raise IndexError(f"DensePoseDataset: index {i} out of range for {len(self)} items")
+        record = self.records[i % len(self.records)]
         img = read_image(self.image_dir / record.file_name)[..., :3]
+        if i >= len(self.records):
+            assert self.flip is not None
+            img, record = img[:, ::-1], flip_record(record, self.flip)
         return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1), record_target(record)
 
 

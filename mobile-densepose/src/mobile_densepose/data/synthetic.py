@@ -8,7 +8,8 @@ fine part I, U and V and coarse part. Per person we store, as DensePose-COCO doe
 tight box of its visible pixels, ``n_points`` annotated points sampled on its visible
 pixels (dp_x, dp_y in the 256x256 box frame) and the 14 coarse part masks (RLE, 256x256
 box frame). The folder also gets ``body_surface.npz``: the body's chart vertices and
-geodesic distances for the DensePose evaluation.
+geodesic distances for the DensePose evaluation, and ``UV_symmetry_transforms.mat``:
+its exact left/right mirror tables in DensePose's format, for flip augmentation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mobile_densepose.data.body import (
     synthetic_body_surface,
 )
 from mobile_densepose.data.densepose_coco import ImageRecord, PersonAnnotation, write_densepose_coco
+from mobile_densepose.data.flip import synthetic_uv_symmetry
 from shared_utils.io.images import write_image
 
 BACKGROUNDS = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel", "colorwheel", "coins", "clock", "camera")  # fmt: skip
@@ -164,7 +166,8 @@ def _annotate(
 
 
 def make_synthetic(out_dir: str | Path, cfg: SyntheticConfig) -> list[ImageRecord]:
-    """Render a synthetic set into out_dir: images/, annotations.json, body_surface.npz."""
+    """Render a synthetic set into out_dir: images/, annotations.json, body_surface.npz and
+    UV_symmetry_transforms.mat (the body's mirror tables, for flip augmentation)."""
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
@@ -177,4 +180,5 @@ def make_synthetic(out_dir: str | Path, cfg: SyntheticConfig) -> list[ImageRecor
         records.append(record)
     write_densepose_coco(out / "annotations.json", records)
     synthetic_body_surface().save(str(out / "body_surface.npz"))
+    synthetic_uv_symmetry().save(out / "UV_symmetry_transforms.mat")
     return records

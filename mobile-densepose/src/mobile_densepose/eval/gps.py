@@ -4,6 +4,10 @@ A ground-truth point and the prediction at the same pixel are both mapped to the
 surface (nearest vertex of their chart in UV), and scored GPS = exp(-d^2 / (2 kappa^2))
 with d their geodesic distance on the body; kappa = 0.255 (Guler et al. 2018). A point
 predicted as background scores 0. A person's GPS is the mean over its annotated points.
+
+detectron2's newer DensePose evaluator normalises per body region instead: kappa is the
+mean geodesic distance of the ground-truth point's region (torso, hands, feet, upper
+legs, lower legs, upper arms, lower arms, head), ``PER_PART_KAPPA`` here.
 """
 
 from __future__ import annotations
@@ -16,13 +20,22 @@ from mobile_densepose.kernels.nearest_chart_vertex import nearest_chart_vertex
 KAPPA = 0.255
 """DensePose's normalising geodesic distance."""
 
+REGION_KAPPA = (0.351, 0.107, 0.126, 0.237, 0.173, 0.142, 0.128, 0.150)
+"""Mean geodesic distance (m, on SMPL) of torso, hands, feet, upper legs, lower legs,
+upper arms, lower arms, head: the per-region kappas of detectron2's DensePose evaluator."""
+PART_REGION = (1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8)
+"""Region (1..8) of each fine part 1..24."""
+PER_PART_KAPPA = torch.tensor([0.0] + [REGION_KAPPA[r - 1] for r in PART_REGION])
+"""(25,) kappa of each fine part (index 0, background, unused)."""
+
 
 class GeodesicScorer:
     """Maps chart points to surface vertices and scores pairs by GPS.
 
     Args:
         surface: the body surface (vertex charts, UVs, geodesic table).
-        kappa: GPS width.
+        kappa: GPS width (ignored with ``per_part_kappa``).
+        per_part_kappa: use the ground-truth point's region kappa (``PER_PART_KAPPA``).
         implementation: nearest-vertex backend ('auto', 'torch', 'triton').
         device: where the lookups run.
     """
@@ -33,11 +46,13 @@ class GeodesicScorer:
         kappa: float = KAPPA,
         implementation: str = "auto",
         device: str = "cpu",
+        per_part_kappa: bool = False,
     ) -> None:
         self.parts = torch.as_tensor(surface.parts, device=device)
         self.uv = torch.as_tensor(surface.uv, dtype=torch.float32, device=device)
         self.geodesic = torch.as_tensor(surface.geodesic, dtype=torch.float32, device=device)
         self.kappa = kappa
+        self.part_kappa = PER_PART_KAPPA.to(device) if per_part_kappa else None
         self.implementation = implementation
 
     def vertices(self, parts: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -59,5 +74,9 @@ class GeodesicScorer:
         p = self.vertices(pred_parts, pred_uv)
         ok = (g >= 0) & (p >= 0)
         d = self.geodesic[g.clamp(min=0), p.clamp(min=0)]
-        gps = torch.exp(-(d**2) / (2 * self.kappa**2))
+        if self.part_kappa is None:
+            kappa: torch.Tensor | float = self.kappa
+        else:
+            kappa = self.part_kappa[gt_parts.to(self.part_kappa.device).clamp(0, 24)]
+        gps = torch.exp(-(d**2) / (2 * kappa**2))
         return torch.where(ok, gps, torch.zeros_like(gps))
