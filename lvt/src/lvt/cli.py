@@ -188,6 +188,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         image_metrics,
         latent_bits_per_dim,
         reconstruct,
+        with_real_priming,
     )
     from lvt.sampling import decode_video, sample_cached
     from shared_utils.metrics.fvd import load_i3d
@@ -222,6 +223,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
                 )
             sampled = sample_cached(model, codes[:, :n_prime], seed=args.seed)
             fake = decode_video(vqvae, sampled).numpy()
+            if args.fvd_priming == "real":
+                fake = with_real_priming(fake, videos, n_prime)
             value, _ = fvd_or_reason(videos, fake, i3d, resolution=args.fvd_resolution)
             results["fvd"] = value
     if i3d is None:
@@ -302,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vqvae", type=Path, default=None)
     p.add_argument("--n-prime", type=int, default=1, help="priming frames excluded from metrics")
     p.add_argument("--i3d-weights", type=Path, default=None, help="local I3D state_dict for FVD")
+    p.add_argument(
+        "--fvd-priming",
+        choices=("real", "decoded"),
+        default="real",
+        help="priming frames of the generated videos scored by FVD: the real ones (the "
+        "conditional-generation protocol) or their VQ-VAE reconstructions",
+    )
     p.add_argument(
         "--fvd-resolution",
         type=int,

@@ -76,6 +76,22 @@ def copy_last_frame(videos: np.ndarray, n_prime: int) -> np.ndarray:
     return np.repeat(last, videos.shape[1] - n_prime, axis=1)
 
 
+def with_real_priming(fake: np.ndarray, real: np.ndarray, n_prime: int) -> np.ndarray:
+    """Generated videos (N, T, H, W, 3) whose first ``n_prime`` frames are the real ones.
+
+    FVD protocols for conditional generation (BAIR with 1 priming frame) score videos made
+    of the given conditioning frames followed by the samples; a latent model would
+    otherwise be charged (or credited) for its VQ-VAE's reconstruction of the primes.
+    """
+    if fake.shape != real.shape:
+        raise ValueError(f"with_real_priming: fake {fake.shape} and real {real.shape} differ")
+    if not 0 <= n_prime <= real.shape[1]:
+        raise ValueError(f"with_real_priming: n_prime {n_prime} outside 0..{real.shape[1]}")
+    out = fake.copy()
+    out[:, :n_prime] = real[:, :n_prime]
+    return out
+
+
 def fvd_or_reason(
     real: np.ndarray,
     fake: np.ndarray,

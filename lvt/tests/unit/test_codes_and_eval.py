@@ -143,3 +143,20 @@ def test_corrupted_or_missing_model_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "run" / "model.pt.sha256").unlink()
     with pytest.raises(CheckpointError, match="no hash file"):
         load_transformer(path)
+
+
+def test_with_real_priming_keeps_samples_and_swaps_primes() -> None:
+    from lvt.evaluation import with_real_priming
+
+    rng = np.random.default_rng(0)
+    real = rng.random((2, 5, 4, 4, 3)).astype(np.float32)
+    fake = rng.random((2, 5, 4, 4, 3)).astype(np.float32)
+    out = with_real_priming(fake, real, 2)
+    np.testing.assert_array_equal(out[:, :2], real[:, :2])
+    np.testing.assert_array_equal(out[:, 2:], fake[:, 2:])
+    np.testing.assert_array_equal(with_real_priming(fake, real, 0), fake)
+    assert not np.shares_memory(out, fake)
+    with pytest.raises(ValueError, match="differ"):
+        with_real_priming(fake[:, :4], real, 1)
+    with pytest.raises(ValueError, match="outside"):
+        with_real_priming(fake, real, 6)
