@@ -125,6 +125,10 @@ class FitConfig:
     shape cue (0 when the photo has no mask)."""
     init_weights: Literal["uniform", "inverse_distance"] = "uniform"
     """How training-scene coefficients are averaged into the new scene's initialisation."""
+    coefficient_prior: float = 0.0
+    """Weight of a Gaussian prior that pulls the new scene's coefficients back to their
+    initialisation (mean squared deviation over all entries): one view leaves much of the
+    head unconstrained, and the prior keeps what the photo cannot see near the average."""
 
 
 @dataclass

@@ -40,6 +40,32 @@ def averaging_weights(
     raise ValueError(f"averaging_weights: unknown kind {kind!r} (uniform | inverse_distance)")
 
 
+class CoefficientPrior:
+    """``neus_loss`` + weight x mean squared deviation of one scene's coefficients from
+    their values at construction (the averaged initialisation)."""
+
+    def __init__(self, model: MultiNeuS, scene: int, weight: float):
+        self.model, self.scene, self.weight = model, scene, weight
+        self.init = [p[scene].detach().clone() for p in model.scene_parameters()]
+
+    def deviation(self) -> torch.Tensor:
+        """Mean squared deviation over every coefficient entry of the scene."""
+        total = sum(
+            ((p[self.scene] - p0.to(p.device)) ** 2).sum()
+            for p, p0 in zip(self.model.scene_parameters(), self.init, strict=True)
+        )
+        count = sum(p0.numel() for p0 in self.init)
+        return torch.as_tensor(total) / count
+
+    def __call__(
+        self, system: torch.nn.Module, batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, scalars = neus_loss(system, batch, step)
+        dev = self.deviation()
+        scalars["coefficient_deviation"] = float(dev.detach())
+        return loss + self.weight * dev.to(loss.device), scalars
+
+
 def fit_new_scene(
     cfg: MultiNeuSConfig,
     meta_model: MultiNeuS,
@@ -60,6 +86,9 @@ def fit_new_scene(
     system = MultiNeuSSystem(cfg, model, [views], refine_cameras=cfg.fit.refine_cameras)
     run = Path(run_dir)
     fc = cfg.fit
+    loss_fn = neus_loss
+    if fc.coefficient_prior > 0:
+        loss_fn = CoefficientPrior(model, scene, fc.coefficient_prior)
     stages = [
         ("stage1", fc.stage1_steps, lambda: model.scene_parameters(), fc.lr),
         ("stage2", fc.stage2_steps, lambda: list(model.parameters()), fc.stage2_lr),
@@ -84,7 +113,7 @@ def fit_new_scene(
             tcfg,
             model=system,
             optimizer_fn=make_opt,
-            loss_fn=neus_loss,
+            loss_fn=loss_fn,
             dataset=data,
             run_dir=run / name,
             collate_fn=first_item,

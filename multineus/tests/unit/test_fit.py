@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from multineus.config import tiny_config
 from multineus.data.scenes import SceneViews
-from multineus.fit import averaging_weights, fit_new_scene
+from multineus.fit import CoefficientPrior, averaging_weights, fit_new_scene
 from multineus.model.multineus import MultiNeuS
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
+
+
+def _one_view() -> SceneViews:
+    cam = PinholeCamera(
+        intrinsics_from_fov(30.0, 8, 8), look_at((0.0, -3.0, 0.0), (0.0, 0.0, 0.0)), 8, 8
+    )
+    img = np.full((1, 8, 8, 3), 0.7, dtype=np.float32)
+    mask = np.zeros((1, 8, 8), dtype=bool)
+    mask[:, 2:6, 2:6] = True
+    return SceneViews.from_arrays(img, mask, [cam])
 
 
 def test_stage1_moves_only_the_new_coefficients(tmp_path) -> None:
@@ -20,14 +31,7 @@ def test_stage1_moves_only_the_new_coefficients(tmp_path) -> None:
     cfg.fit.stage1_steps, cfg.fit.stage2_steps = 2, 0
     cfg.trainer.log_every = 0
     meta = MultiNeuS(cfg)
-    cam = PinholeCamera(
-        intrinsics_from_fov(30.0, 8, 8), look_at((0.0, -3.0, 0.0), (0.0, 0.0, 0.0)), 8, 8
-    )
-    img = np.full((1, 8, 8, 3), 0.7, dtype=np.float32)
-    mask = np.zeros((1, 8, 8), dtype=bool)
-    mask[:, 2:6, 2:6] = True
-    views = SceneViews.from_arrays(img, mask, [cam])
-    model, scene, system = fit_new_scene(cfg, meta, views, tmp_path)
+    model, scene, system = fit_new_scene(cfg, meta, _one_view(), tmp_path)
     assert scene == cfg.multi.num_scenes
     before = dict(meta.named_parameters())
     for name, p in model.named_parameters():
@@ -43,3 +47,38 @@ def test_averaging_weights() -> None:
     assert averaging_weights("uniform") is None
     w = averaging_weights("inverse_distance", np.array([[0.0], [1.0]]), np.array([0.0]))
     assert w is not None and float(w[0]) > 100 * float(w[1])
+
+
+def test_coefficient_prior_value_gradient_and_pull(tmp_path) -> None:
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = MultiNeuS(cfg)
+    scene = model.add_scene()
+    prior = CoefficientPrior(model, scene, weight=1.0)
+    assert float(prior.deviation()) == 0.0
+    params = model.scene_parameters()
+    count = sum(p.shape[1] for p in params)
+    with torch.no_grad():
+        params[0][scene] += 0.3  # one layer's K entries move by 0.3
+        params[1][0] += 5.0  # another scene: not part of the prior
+    assert float(prior.deviation()) == pytest.approx(0.09 * params[0].shape[1] / count)
+    prior.deviation().backward()
+    grad = params[0].grad
+    assert grad is not None and torch.count_nonzero(grad[:scene]) == 0
+    torch.testing.assert_close(grad[scene], torch.full_like(grad[scene], 0.6 / count))
+    # fitting with a strong prior stays much closer to the average than without
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.fit.stage1_steps, cfg.fit.stage2_steps, cfg.fit.refine_cameras = 20, 0, False
+    cfg.trainer.log_every = 0
+    meta = MultiNeuS(cfg)
+    drift = {}
+    for weight in (0.0, 1000.0):
+        cfg.fit.coefficient_prior = weight
+        torch.manual_seed(0)
+        fitted, new, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path / str(weight))
+        drift[weight] = sum(
+            float((p[new] - p0.mean(0)).abs().sum())
+            for p, p0 in zip(fitted.scene_parameters(), meta.scene_parameters(), strict=True)
+        )
+    assert drift[1000.0] < 0.2 * drift[0.0], drift
