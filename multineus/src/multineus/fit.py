@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ class CoefficientPrior:
         return torch.as_tensor(total) / count
 
     def __call__(
-        self, system: torch.nn.Module, batch: dict[str, torch.Tensor], step: int
+        self, system: torch.nn.Module, batch: Mapping[str, torch.Tensor], step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
         loss, scalars = neus_loss(system, batch, step)
         dev = self.deviation()
