@@ -237,3 +237,27 @@ def test_pair_scores_shared_across_metrics_computes_each_gps_once() -> None:
     assert calls == len(pairs._gps) > 0
     with pytest.raises(ValueError, match="another detection list"):
         densepose_ap(records, dets[:1], scorer, pairs=pairs)
+
+
+def test_detections_of_people_without_points_are_ignored_not_false_positives() -> None:
+    surf = cylinder_surface()
+    scorer = GeodesicScorer(surf, implementation="torch")
+    records, dets = _scene(np.random.default_rng(0), surf)
+    assert densepose_ap(records, dets, scorer)["AP"] == pytest.approx(100.0)
+    # an unannotated person (box only) in every image, detected with a higher score
+    extra = []
+    for rec in records:
+        rec.people.append(PersonAnnotation(99, np.array([60.0, 150.0, 40.0, 40.0])))
+        parts = np.ones((32, 32), np.int64)
+        u = np.full((32, 32), 0.5)
+        box = np.array([60.0, 150.0, 100.0, 190.0])
+        extra.append(DensePoseDetection(rec.id, box, 0.99, parts, u, u))
+    assert densepose_ap(records, dets + extra, scorer)["AP"] == pytest.approx(100.0)
+    # the same detections shifted to box IoU 0.6 with the unannotated people: false positives
+    shifted = [
+        DensePoseDetection(
+            d.image_id, d.box + np.array([10.0, 0.0, 10.0, 0.0]), d.score, d.parts, d.u, d.v
+        )
+        for d in extra
+    ]
+    assert densepose_ap(records, dets + shifted, scorer)["AP"] < 90.0

@@ -8,8 +8,11 @@ The GPSm variant uses sqrt(GPS x mask IoU) instead, where the mask IoU compares 
 person's annotated body mask (``dp_masks``, any part) with the detection's foreground
 (I > 0), both pasted into image pixels; it also penalises a body shape that is wrong
 away from the annotated points.
-People without DensePose points are ignored (like crowd regions). pycocotools' COCOeval
-does the matching and accumulation; only its overlap function is replaced.
+People without DensePose points are ignored (like crowd regions): as in detectron2's
+evaluator, a detection whose box overlaps such a person's box with IoU >= 0.8 (and that
+no annotated person claims) is ignored instead of counted as a false positive.
+pycocotools' COCOeval does the matching and accumulation; only its overlap function is
+replaced.
 
 Note on coordinates: we place dp_x at x0 + dp_x / 256 * w (the 256-pixel frame); the
 official evaluator scales by w / 255, a sub-pixel difference.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from pycocotools import mask as maskUtils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -175,6 +179,9 @@ def person_gpsm(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: Geode
     return float(np.sqrt(person_gps(rec, k, det, scorer) * person_mask_iou(rec, k, det)))
 
 
+IGNORE_BOX_IOU = 0.8
+"""Box IoU above which a detection of a person without DensePose points is ignored."""
+
 OVERLAPS = ("gps", "gpsm")
 """Overlap measures DensePose AP can use."""
 
@@ -230,8 +237,16 @@ class _GPSeval(COCOeval):
         order = np.argsort([-d["score"] for d in dts], kind="mergesort")
         dts = [dts[i] for i in order][: self.params.maxDets[-1]]
         out = np.zeros((len(dts), len(gts)))
+        ignored = [j for j, g in enumerate(gts) if g["iscrowd"]]
+        if ignored:  # box IoU >= 0.8 with an ignored person: overlap 1, the match is ignored
+            boxes = maskUtils.iou(
+                [d["bbox"] for d in dts], [gts[j]["bbox"] for j in ignored], [0] * len(ignored)
+            )
+            out[:, ignored] = (np.asarray(boxes) >= IGNORE_BOX_IOU).astype(np.float64)
         for i, d in enumerate(dts):
             for j, g in enumerate(gts):
+                if g["iscrowd"]:
+                    continue
                 rec, k = self._where[g["id"]]
                 out[i, j] = self._overlap(rec, k, d["det_index"])
         return out
