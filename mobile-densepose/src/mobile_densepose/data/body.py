@@ -168,12 +168,23 @@ def chart_uv(
     the rest the second with U = (wrap(theta - pi) + pi/2) / pi. One chart: U = (theta + pi) / (2 pi).
     """
     if len(charts) == 1:
-        return np.full(theta.shape, charts[0], dtype=np.int64), (theta + np.pi) / (2 * np.pi)
+        return np.full(theta.shape, charts[0], dtype=np.int64), chart_u(theta, charts[0], charts)
     first = (theta > -np.pi / 2) & (theta <= np.pi / 2)
-    back = np.angle(np.exp(1j * (theta - np.pi)))
-    u = np.where(first, (theta + np.pi / 2) / np.pi, (back + np.pi / 2) / np.pi)
+    u = np.where(first, chart_u(theta, charts[0], charts), chart_u(theta, charts[1], charts))
     parts = np.where(first, charts[0], charts[1]).astype(np.int64)
-    return parts, np.clip(u, 0.0, 1.0)
+    return parts, u
+
+
+def chart_u(theta: np.ndarray, chart: int, charts: tuple[int, ...]) -> np.ndarray:
+    """U of angle theta read in one given chart of a segment, clipped to [0, 1].
+
+    One chart spans the whole turn from -pi; of two charts, the first is centred on
+    theta = 0 and the second on pi, each half a turn wide.
+    """
+    if len(charts) == 1:
+        return np.clip((np.angle(np.exp(1j * theta)) + np.pi) / (2 * np.pi), 0.0, 1.0)
+    centre = 0.0 if chart == charts[0] else np.pi
+    return np.clip((np.angle(np.exp(1j * (theta - centre))) + np.pi / 2) / np.pi, 0.0, 1.0)
 
 
 def chart_to_theta(parts: np.ndarray, u: np.ndarray, charts: tuple[int, ...]) -> np.ndarray:
@@ -247,7 +258,6 @@ def _hit_capsule(
     axis = cap.b - cap.a
     length = float(np.linalg.norm(axis))
     k = axis / length
-    e2 = np.cross(k, cap.e1)
     # ray p(t) = (ox, oy, t), direction d = (0, 0, 1); closest point of the segment
     # to the ray parameterised as a capsule: solve for the surface with the smallest z.
     m = np.stack([ox - cap.a[0], oy - cap.a[1], -cap.a[2] * np.ones_like(ox)], axis=-1)
@@ -283,11 +293,8 @@ def _hit_capsule(
         return
     t = best_t[visible]
     p = np.stack([ox[visible], oy[visible], t], axis=-1)
-    rel = p - cap.a
-    s = rel @ k
-    radial = rel - np.clip(s, 0, length)[:, None] * k
+    theta, s, radial = capsule_coordinates(cap, p)
     normal = radial / np.maximum(np.linalg.norm(radial, axis=-1, keepdims=True), 1e-9)
-    theta = np.arctan2(radial @ e2, radial @ cap.e1)
     parts, u = chart_uv(theta, np.clip(s / length, 0, 1), cap.charts)
     r.depth[visible] = t + z_offset
     r.instance[visible] = person
@@ -353,7 +360,7 @@ def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0) -> BodySurfac
             grid_u, grid_v = np.meshgrid(g, g, indexing="ij")
             uu, vv = grid_u.ravel(), grid_v.ravel()
             theta = chart_to_theta(np.full(uu.shape, chart), uu, cap.charts)
-            points.append(_surface_point(cap, theta, vv))
+            points.append(surface_point(cap, theta, vv))
             parts.append(np.full(uu.shape, chart))
             uvs.append(np.stack([uu, vv], axis=1))
             seg_of.append(np.full(uu.shape, si))
@@ -387,9 +394,26 @@ def synthetic_body_surface(grid: int = 8, body_scale: float = 1.0) -> BodySurfac
     )
 
 
-def _surface_point(cap: Capsule, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+def capsule_coordinates(
+    cap: Capsule, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (..., 3) -> angle theta around the axis (from ``e1``, right-handed about a -> b),
+    arc length s along it, and the radial offset (..., 3) from the axis (s clipped to the
+    segment, so cap points get their sphere's radial direction)."""
+    axis = cap.b - cap.a
+    length = float(np.linalg.norm(axis))
+    k = axis / length
+    e2 = np.cross(k, cap.e1)
+    rel = points - cap.a
+    s = rel @ k
+    radial = rel - np.clip(s, 0, length)[..., None] * k
+    return np.arctan2(radial @ e2, radial @ cap.e1), s, radial
+
+
+def surface_point(cap: Capsule, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Points (..., 3) on a capsule's lateral surface at angle theta and axis fraction v."""
     axis = cap.b - cap.a
     k = axis / np.linalg.norm(axis)
     e2 = np.cross(k, cap.e1)
-    radial = np.cos(theta)[:, None] * cap.e1 + np.sin(theta)[:, None] * e2
-    return cap.a + v[:, None] * axis + cap.radius * radial
+    radial = np.cos(theta)[..., None] * cap.e1 + np.sin(theta)[..., None] * e2
+    return cap.a + v[..., None] * axis + cap.radius * radial

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mobile_densepose.data.body import SEGMENTS, capsules, rest_pose
+from mobile_densepose.data.body import (
+    SEGMENTS,
+    capsule_coordinates,
+    capsules,
+    chart_to_theta,
+    chart_u,
+    rest_pose,
+    surface_point,
+)
 from mobile_densepose.data.densepose_coco import ImageRecord, PersonAnnotation
 
 CHART_SYMMETRY = np.array([0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23])  # fmt: skip
@@ -100,14 +108,6 @@ class UVSymmetry:
         return UVSymmetry(tables[0], tables[1])
 
 
-def _theta_to_u(theta: np.ndarray, chart: int, charts: tuple[int, ...]) -> np.ndarray:
-    """U of angle theta measured inside one given chart of a segment (clipped to [0, 1])."""
-    if len(charts) == 1:
-        return np.clip((np.angle(np.exp(1j * theta)) + np.pi) / (2 * np.pi), 0.0, 1.0)
-    centre = 0.0 if chart == charts[0] else np.pi
-    return np.clip((np.angle(np.exp(1j * (theta - centre))) + np.pi / 2) / np.pi, 0.0, 1.0)
-
-
 def synthetic_uv_symmetry() -> UVSymmetry:
     """Exact mirror tables of the synthetic body (:mod:`mobile_densepose.data.body`).
 
@@ -125,29 +125,15 @@ def synthetic_uv_symmetry() -> UVSymmetry:
     v_tab = np.zeros((24, TABLE_SIZE, TABLE_SIZE))
     for _, coarse, *_rest in SEGMENTS:
         cap, twin = by_coarse[coarse], by_coarse[int(COARSE_SYMMETRY[coarse])]
-        axis = cap.b - cap.a
-        k = axis / np.linalg.norm(axis)
-        e2 = np.cross(k, cap.e1)
-        t_axis = twin.b - twin.a
-        t_len = np.linalg.norm(t_axis)
-        tk = t_axis / t_len
-        t_e2 = np.cross(tk, twin.e1)
+        t_len = float(np.linalg.norm(twin.b - twin.a))
         for chart in cap.charts:
-            # theta of each cell in this chart (chart_uv's inverse), then its 3D direction
-            if len(cap.charts) == 1:
-                theta = grid_u * 2 * np.pi - np.pi
-            else:
-                theta = grid_u * np.pi - np.pi / 2 + (0.0 if chart == cap.charts[0] else np.pi)
-            radial = np.cos(theta)[..., None] * cap.e1 + np.sin(theta)[..., None] * e2
-            point = cap.a + grid_v[..., None] * axis + cap.radius * radial
-            rel = point @ mirror.T - twin.a
-            s = rel @ tk
-            t_radial = rel - s[..., None] * tk
-            t_theta = np.arctan2(t_radial @ t_e2, t_radial @ twin.e1)
             target = int(CHART_SYMMETRY[chart])
             if target not in twin.charts:
                 raise AssertionError(f"chart {chart} mirrors onto segment without chart {target}")
-            u_tab[chart - 1] = _theta_to_u(t_theta, target, twin.charts)
+            theta = chart_to_theta(np.full(grid_u.shape, chart), grid_u, cap.charts)
+            mirrored = surface_point(cap, theta, grid_v) @ mirror.T
+            t_theta, s, _ = capsule_coordinates(twin, mirrored)
+            u_tab[chart - 1] = chart_u(t_theta, target, twin.charts)
             v_tab[chart - 1] = np.clip(s / t_len, 0.0, 1.0)
     return UVSymmetry(u_tab, v_tab)
 
