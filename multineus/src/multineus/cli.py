@@ -78,10 +78,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
         cfg.trainer.device = args.device
     if args.photo:
         from multineus.wild.canonical import canonical_landmarks
-        from shared_utils.io.images import read_image
+        from shared_utils.io.images import read_image, read_mask
 
         image = read_image(args.photo)[..., :3]
-        mask = read_image(args.mask)[..., 0] if args.mask else None
+        mask = read_mask(args.mask) if args.mask else None
         if mask is None:
             cfg.fit.mask_weight = 0.0  # no segmentation: photometric loss over the whole crop
         views, _ = photo_scene(

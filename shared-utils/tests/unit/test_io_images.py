@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared_utils.io.images import ImageFormatError, read_image, to_uint8, write_image
+from shared_utils.io.images import (
+    ImageFormatError,
+    read_image,
+    read_mask,
+    to_uint8,
+    write_image,
+)
 
 
 def test_png_round_trip_exact_on_8bit_grid(tmp_path: Path) -> None:
@@ -66,3 +72,19 @@ def test_missing_and_corrupt_files_are_named(tmp_path: Path) -> None:
         read_image(bad)
     with pytest.raises(ImageFormatError, match="NaN"):
         write_image(tmp_path / "n.png", np.full((2, 2, 3), np.nan))
+
+
+def test_read_mask_first_channel_and_size_check(tmp_path: Path) -> None:
+    mask = np.zeros((4, 6), np.float32)
+    mask[1:3, 2:5] = 1.0
+    write_image(tmp_path / "grey.png", mask)
+    rgb = np.stack([mask, 1 - mask, np.zeros_like(mask)], -1)  # only channel 0 is the mask
+    write_image(tmp_path / "rgb.png", rgb)
+    for name in ("grey.png", "rgb.png"):
+        back = read_mask(tmp_path / name, (4, 6))
+        assert back.dtype == np.float32 and back.shape == (4, 6)
+        np.testing.assert_array_equal(back, mask)
+    with pytest.raises(
+        ImageFormatError, match=r"rgb\.png: mask size 6x4 differs from its image 5x4"
+    ):
+        read_mask(tmp_path / "rgb.png", (4, 5))

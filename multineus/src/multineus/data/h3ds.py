@@ -23,7 +23,7 @@ import numpy as np
 from multineus.data.scenes import SceneViews
 from shared_utils.cameras.idr import camera_from_projection
 from shared_utils.cameras.viewset import CameraFormatError
-from shared_utils.io.images import read_image
+from shared_utils.io.images import read_image, read_mask
 from shared_utils.io.meshes import TriangleMesh, read_mesh
 
 
@@ -160,8 +160,7 @@ def read_h3ds_scene(
             if not path.is_file():
                 raise CameraFormatError(path, field, f"view {i} has no {field} file")
         image = read_image(image_path)[..., :3]
-        mask = read_image(mask_path)
-        mask = mask[..., 0] if mask.ndim == 3 else mask
+        mask = read_mask(mask_path)
         if mask.shape != image.shape[:2]:
             raise CameraFormatError(
                 mask_path, "mask", f"size {mask.shape} differs from the image's {image.shape[:2]}"

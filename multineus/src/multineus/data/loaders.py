@@ -11,7 +11,7 @@ from PIL import Image
 from multineus.data.scenes import SceneViews
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.viewset import ViewSet
-from shared_utils.io.images import read_image
+from shared_utils.io.images import read_image, read_mask
 
 
 def _resize(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -41,12 +41,7 @@ def scene_from_viewset(
                 f"{cam.width}x{cam.height}"
             )
         if vs.mask_paths is not None:
-            m = read_image(vs.mask_paths[i])
-            if m.shape[:2] != img.shape[:2]:
-                raise ValueError(
-                    f"{vs.mask_paths[i]}: mask size {m.shape[:2]} != image size {img.shape[:2]}"
-                )
-            mask = m[..., 0] if m.ndim == 3 else m
+            mask = read_mask(vs.mask_paths[i], img.shape[:2])
         else:
             mask = np.ones(img.shape[:2], dtype=np.float32)
         if scale != 1.0:

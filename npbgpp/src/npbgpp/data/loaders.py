@@ -27,7 +27,7 @@ from shared_utils.cameras.nerf_synthetic import read_nerf_synthetic
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.scannet import read_scannet
 from shared_utils.cameras.viewset import ViewSet
-from shared_utils.io.images import read_image
+from shared_utils.io.images import ImageFormatError, read_image, read_mask
 from shared_utils.io.meshes import read_point_cloud
 
 FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap")
@@ -50,14 +50,11 @@ def _read_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) mask in [0, 1] from a grey, RGB or RGBA file (the first channel)."""
-    m = read_image(path)
-    m = m if m.ndim == 2 else m[..., 0]
-    if m.shape != size:
-        raise SceneError(
-            f"{path}: mask size {m.shape[1]}x{m.shape[0]} differs from its image {size[1]}x{size[0]}"
-        )
-    return m
+    """(H, W) mask in [0, 1] (the file's first channel), its size checked."""
+    try:
+        return read_mask(path, size)
+    except ImageFormatError as exc:
+        raise SceneError(str(exc)) from exc
 
 
 def _downscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -86,7 +83,9 @@ def scene_from_viewset(
         where = points_file if points_file is not None else "the scene"
         raise SceneError(f"{name}: points: no point cloud ({where} not found)")
     images, cams, masks = [], [], []
-    mask_paths = views.mask_paths or [None] * len(views.cameras)
+    mask_paths: list[Path | None] = (
+        list(views.mask_paths) if views.mask_paths else [None] * len(views.cameras)
+    )
     for path, cam, mask_path in zip(views.image_paths, views.cameras, mask_paths, strict=True):
         img, alpha = _read_rgb(path)
         if img.shape[:2] != (cam.height, cam.width):

@@ -74,6 +74,26 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a foreground mask file as float32 (H, W) in [0, 1]: its first channel.
+
+    Args:
+        path: a grey, RGB or RGBA image file.
+        size: (H, W) the mask must have (its image's size); None skips the check.
+
+    Raises:
+        FileNotFoundError / ImageFormatError: as :func:`read_image`; ImageFormatError also
+            when the size differs (the message names the file and both sizes).
+    """
+    m = read_image(path)[..., 0]
+    if size is not None and m.shape != tuple(size):
+        raise ImageFormatError(
+            f"{path}: mask size {m.shape[1]}x{m.shape[0]} differs from its image "
+            f"{size[1]}x{size[0]}"
+        )
+    return m
+
+
 def write_image(path: str | os.PathLike[str], img: np.ndarray, *, quality: int = 95) -> None:
     """Write an image atomically; the format follows the suffix (.png, .jpg, ...).
 
