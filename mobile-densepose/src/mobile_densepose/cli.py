@@ -5,6 +5,8 @@ Commands:
   make-synthetic  render a synthetic DensePose-COCO set (capsule people on real photos)
   train           train a preset with the shared Trainer (tiny, paper; --field value overrides)
   eval            box AP and DensePose AP (GPS) of a trained run on a DensePose-COCO folder
+  convert-geodesics
+                  official SMPL geodesic files -> a body surface for eval --surface
   infer           image or video -> IUV overlay PNG / MP4
   export          TorchScript + ONNX (checked with onnxruntime) + int8 PTQ, sizes on disk
   bench           CPU latency of Mobile (B) vs the R50-FPN baseline (eager/TorchScript/ORT/int8)
@@ -85,6 +87,13 @@ def _eval(args: argparse.Namespace) -> None:
         if f"{prefix}_AP" in metrics:
             keys = [f"{prefix}_{k}" for k in ("AP", "AP50", "AP75", "APm", "APl")]
             print(f"| {name} | " + " | ".join(f"{metrics[k]:.2f}" for k in keys) + " |")
+
+
+def _convert_geodesics(args: argparse.Namespace) -> None:
+    from mobile_densepose.data.smpl_geodesics import convert_smpl_geodesics
+
+    path = convert_smpl_geodesics(args.smpl_subdiv, args.subdiv_transform, args.pdist, args.out)
+    print(f"wrote {path} (give it to: mobile-densepose eval --surface {path})")
 
 
 def _infer(args: argparse.Namespace) -> None:
@@ -202,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPS normalised by each body region's mean geodesic distance (detectron2's "
         "evaluator) instead of kappa = 0.255",
     )
+    p = sub.add_parser(
+        "convert-geodesics",
+        help="official SMPL geodesic files -> OUT/smpl_surface.npz for eval --surface",
+        description="Convert DensePose's SMPL evaluation files (download them from the "
+        "DensePose project: SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl or "
+        "geodists_smpl_27554.pkl) into a body surface whose distance table is memory-mapped.",
+    )
+    p.add_argument("--smpl-subdiv", required=True, help="SMPL_subdiv.mat")
+    p.add_argument("--subdiv-transform", required=True, help="SMPL_SUBDIV_TRANSFORM.mat")
+    p.add_argument(
+        "--pdist", required=True, help="Pdist_matrix.pkl (or the full geodists_smpl_27554.pkl)"
+    )
+    p.add_argument("--out", required=True, help="output folder (smpl_surface.npz + .npy table)")
     p = sub.add_parser("infer", help="image or video -> IUV overlay PNG/MP4")
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument(
@@ -243,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         "count": _count,
         "make-synthetic": _make_synthetic,
         "eval": _eval,
+        "convert-geodesics": _convert_geodesics,
         "infer": _infer,
         "export": _export,
         "bench": _bench,

@@ -2,7 +2,8 @@
 
 The geodesic table comes from a local ``.npz`` (fields ``parts`` (N,), ``uv`` (N, 2),
 ``geodesic`` (N, N)): the synthetic sets ship their own (``body_surface.npz``); for
-DensePose-COCO build it from the SMPL-based tables of the official evaluator.
+DensePose-COCO, ``mobile-densepose convert-geodesics`` builds one from the official
+evaluator's SMPL files (its distances stay memory-mapped).
 """
 
 from __future__ import annotations

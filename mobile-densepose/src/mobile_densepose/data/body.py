@@ -17,12 +17,16 @@ ends of adjacent capsules.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
+
+from mobile_densepose.data.smpl_geodesics import MeshGeodesics
 
 # segment: (coarse part 1..14, proximal joint, distal joint, radius, charts, split)
 # charts: (chart for the + half, chart for the - half) or (single chart,)
@@ -314,29 +318,76 @@ class BodySurface:
     """(N,) int64 chart I (1..24) of each vertex."""
     uv: np.ndarray
     """(N, 2) float (U, V) of each vertex."""
-    geodesic: np.ndarray
-    """(N, N) float32 geodesic distances (same units as kappa)."""
+    geodesic: np.ndarray | MeshGeodesics
+    """(N, N) float32 geodesic distances (same units as kappa), or, for large meshes such
+    as SMPL, a lower-triangle table over mesh vertices (:class:`MeshGeodesics`)."""
 
     def save(self, path: str) -> None:
-        """Write an npz with parts, uv, geodesic."""
-        np.savez_compressed(path, parts=self.parts, uv=self.uv, geodesic=self.geodesic)
+        """Write an npz with parts, uv and geodesic, or, for :class:`MeshGeodesics`, parts,
+        uv, vertex_map and ``geodesic_file`` (the table's ``.npy``, relative to the npz)."""
+        if not isinstance(self.geodesic, MeshGeodesics):
+            np.savez_compressed(path, parts=self.parts, uv=self.uv, geodesic=self.geodesic)
+            return
+        table = getattr(self.geodesic.condensed, "filename", None)
+        if table is None:
+            table = str(Path(path).with_suffix("")) + "_geodesics.npy"
+            np.save(table, self.geodesic.condensed)
+        rel = os.path.relpath(table, Path(path).resolve().parent)
+        np.savez_compressed(
+            path,
+            parts=self.parts,
+            uv=self.uv,
+            vertex_map=self.geodesic.vertex_map,
+            geodesic_file=np.array(rel),
+        )
 
     @staticmethod
     def load(path: str) -> BodySurface:
-        """Read an npz written by :meth:`save`; a missing field names the file and the field."""
+        """Read an npz written by :meth:`save`; a missing field names the file and the field.
+
+        A mesh table is opened memory-mapped (the SMPL one is 1.5 GB)."""
         with np.load(path) as data:
-            for key in ("parts", "uv", "geodesic"):
+            keys = ("parts", "uv", "geodesic") if "vertex_map" not in data else ("parts", "uv")
+            for key in keys:
                 if key not in data:
-                    raise KeyError(f"{path}: missing field {key!r} (expected parts, uv, geodesic)")
-            surf = BodySurface(
-                data["parts"].astype(np.int64),
-                data["uv"].astype(np.float64),
-                data["geodesic"].astype(np.float32),
-            )
-        n = surf.parts.shape[0]
-        if surf.uv.shape != (n, 2) or surf.geodesic.shape != (n, n):
+                    raise KeyError(
+                        f"{path}: missing field {key!r} (expected parts, uv and geodesic, "
+                        "or parts, uv, vertex_map and geodesic_file)"
+                    )
+            parts, uv = data["parts"].astype(np.int64), data["uv"].astype(np.float64)
+            if "vertex_map" in data:
+                if "geodesic_file" not in data:
+                    raise KeyError(f"{path}: missing field 'geodesic_file' (next to vertex_map)")
+                table = Path(path).resolve().parent / str(data["geodesic_file"])
+                if not table.is_file():
+                    raise FileNotFoundError(f"{path}: geodesic_file {table} does not exist")
+                mesh = MeshGeodesics(
+                    data["vertex_map"].astype(np.int64), np.load(table, mmap_mode="r")
+                )
+                geodesic: np.ndarray | MeshGeodesics = mesh
+            else:
+                geodesic = data["geodesic"].astype(np.float32)
+        surf = BodySurface(parts, uv, geodesic)
+        n = parts.shape[0]
+        if isinstance(geodesic, MeshGeodesics):
+            if geodesic.vertex_map.shape != (n,):
+                raise ValueError(f"{path}: vertex_map {geodesic.vertex_map.shape}, expected ({n},)")
+            if (
+                geodesic.vertex_map.min() < 0
+                or geodesic.vertex_map.max() >= geodesic.num_mesh_vertices
+            ):
+                raise ValueError(
+                    f"{path}: vertex_map leaves 0..{geodesic.num_mesh_vertices - 1}, the mesh of "
+                    "its geodesic_file"
+                )
+            shape_ok = surf.uv.shape == (n, 2)
+            geo_shape = geodesic.condensed.shape
+        else:
+            shape_ok = surf.uv.shape == (n, 2) and geodesic.shape == (n, n)
+            geo_shape = geodesic.shape
+        if not shape_ok:
             raise ValueError(
-                f"{path}: field shapes disagree: parts {surf.parts.shape}, uv {surf.uv.shape}, geodesic {surf.geodesic.shape}"
+                f"{path}: field shapes disagree: parts {parts.shape}, uv {uv.shape}, geodesic {geo_shape}"
             )
         return surf
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from mobile_densepose.data.body import BodySurface
+from mobile_densepose.data.smpl_geodesics import MeshGeodesics
 from mobile_densepose.kernels.nearest_chart_vertex import nearest_chart_vertex
 
 KAPPA = 0.255
@@ -50,7 +51,12 @@ class GeodesicScorer:
     ) -> None:
         self.parts = torch.as_tensor(surface.parts, device=device)
         self.uv = torch.as_tensor(surface.uv, dtype=torch.float32, device=device)
-        self.geodesic = torch.as_tensor(surface.geodesic, dtype=torch.float32, device=device)
+        self.mesh = surface.geodesic if isinstance(surface.geodesic, MeshGeodesics) else None
+        self.geodesic = (
+            None
+            if self.mesh is not None
+            else torch.as_tensor(surface.geodesic, dtype=torch.float32, device=device)
+        )
         self.kappa = kappa
         self.part_kappa = PER_PART_KAPPA.to(device) if per_part_kappa else None
         self.implementation = implementation
@@ -61,6 +67,13 @@ class GeodesicScorer:
         return nearest_chart_vertex(
             self.parts, self.uv, parts.to(dev), uv.to(dev, torch.float32), self.implementation
         )
+
+    def distances(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """(P,) geodesic distances between surface vertices i and j (P,)."""
+        if self.mesh is not None:
+            return self.mesh.distances(i, j)
+        assert self.geodesic is not None
+        return self.geodesic[i, j]
 
     def scores(
         self,
@@ -73,7 +86,7 @@ class GeodesicScorer:
         g = self.vertices(gt_parts, gt_uv)
         p = self.vertices(pred_parts, pred_uv)
         ok = (g >= 0) & (p >= 0)
-        d = self.geodesic[g.clamp(min=0), p.clamp(min=0)]
+        d = self.distances(g.clamp(min=0), p.clamp(min=0))
         if self.part_kappa is None:
             kappa: torch.Tensor | float = self.kappa
         else:
