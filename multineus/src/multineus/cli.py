@@ -40,6 +40,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from multineus.train import meta_train
 
     cfg = _cfg(args)
+    if args.background:  # NeuS without masks: every pixel's colour, no silhouette term
+        cfg.background.enabled, cfg.loss.color_on, cfg.loss.mask = True, "all", 0.0
     if args.scenes:
         scenes = [read_scene_folder(p, scale=args.scale) for p in args.scenes]
     else:
@@ -82,7 +84,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
         image = read_image(args.photo)[..., :3]
         mask = read_mask(args.mask) if args.mask else None
-        if mask is None:
+        if mask is None and args.segmenter == "none":
             cfg.fit.mask_weight = 0.0  # no segmentation: photometric loss over the whole crop
         views, _ = photo_scene(
             image,
@@ -90,6 +92,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
             image_size=cfg.data.image_size,
             landmarks_3d=canonical_landmarks(),
             mask=mask,
+            segmenter=args.segmenter,
             name=str(args.photo),
         )
     elif args.h3ds:
@@ -199,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenes", nargs="*", help="IDR/NeuS or COLMAP scene folders instead of procedural heads"
     )
     t.add_argument("--scale", type=float, default=1.0, help="image downscale of scene folders")
+    t.add_argument(
+        "--background",
+        action="store_true",
+        help="scenes without masks: a NeRF++ background model outside the sphere, colour loss "
+        "on every pixel, no mask loss",
+    )
     t.add_argument("--device", help="cpu | cuda | auto")
     t.set_defaults(func=cmd_train)
 
@@ -211,7 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--h3ds", help="H3DS scene folder (ROOT/SCENE_ID; cameras in the unit sphere)")
     f.add_argument("--views", type=int, nargs="*", help="H3DS view indices (default: all)")
     f.add_argument("--photo", help="one in-the-wild photo (face found by dlib, camera by PnP)")
-    f.add_argument("--mask", help="foreground mask of the photo (else the whole crop is used)")
+    f.add_argument("--mask", help="foreground mask of the photo (else --segmenter makes one)")
+    f.add_argument(
+        "--segmenter",
+        default="grabcut",
+        choices=["grabcut", "none"],
+        help="photo mask without --mask: GrabCut seeded by the landmarks, or none (the whole "
+        "crop is foreground and the mask loss is off)",
+    )
     f.add_argument("--scale", type=float, default=1.0, help="image downscale of the scene folder")
     f.add_argument("--stage1", type=int, help="stage-1 steps (scene coefficients + cameras)")
     f.add_argument("--stage2", type=int, help="stage-2 steps (all layers, lower rate)")

@@ -76,6 +76,29 @@ class RendererConfig:
 
 
 @dataclass
+class BackgroundConfig:
+    """The optional NeRF++ background model for points outside the bounding sphere."""
+
+    enabled: bool = False
+    """Render what lies outside the sphere with a NeRF (for images without masks; set
+    ``loss.color_on = "all"`` so the background pixels train it)."""
+    n_samples: int = 32
+    """Samples per ray outside the sphere, even in inverse depth (NeuS: 32)."""
+    hidden: int = 256
+    """Width of the NeRF layers."""
+    layers: int = 8
+    """Number of hidden layers."""
+    skip_in: tuple[int, ...] = (4,)
+    """Layers that take the input again."""
+    multires: int = 10
+    """Positional-encoding octaves of the 4-d inverted-sphere point."""
+    multires_view: int = 4
+    """Positional-encoding octaves of the view direction."""
+    code_dim: int = 32
+    """Size of the per-scene background code."""
+
+
+@dataclass
 class MultiSceneConfig:
     """Which layers are scene-specific and how they are parameterised."""
 
@@ -101,6 +124,9 @@ class LossConfig:
     """Weight of the binary cross-entropy between opacity and the foreground mask (0: off)."""
     color: Literal["l1", "l2"] = "l1"
     """Photometric loss on the rendered colour."""
+    color_on: Literal["foreground", "all"] = "foreground"
+    """Pixels of the photometric loss: the masked foreground (NeuS with masks), or every
+    pixel (NeuS without masks; needs ``background.enabled``)."""
 
 
 @dataclass
@@ -159,6 +185,8 @@ class MultiNeuSConfig:
     """Colour network."""
     renderer: RendererConfig = field(default_factory=RendererConfig)
     """Volume renderer."""
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    """Optional NeRF++ model of what lies outside the bounding sphere."""
     multi: MultiSceneConfig = field(default_factory=MultiSceneConfig)
     """Scene-specific layers."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -171,6 +199,11 @@ class MultiNeuSConfig:
     """Shared trainer (steps, seed, checkpoints...)."""
     lr: float = 5e-4
     """Learning rate of the meta-learning stage (Adam)."""
+    lr_warmup_steps: int = 0
+    """Linear learning-rate warm-up from 0 over these steps (NeuS: 5000)."""
+    lr_final_factor: float = 1.0
+    """After warm-up the rate follows a half cosine from ``lr`` down to this fraction of it
+    at the last step (NeuS: 0.05); 1.0 keeps it constant."""
     rays_per_batch: int = 512
     """Rays per training step (all from one scene)."""
     mesh_resolution: int = 512
@@ -184,6 +217,7 @@ def paper_config() -> MultiNeuSConfig:
     """The paper's / NeuS's hyperparameters."""
     cfg = MultiNeuSConfig()
     cfg.trainer = TrainerConfig(steps=300_000, batch_size=1, log_every=100, checkpoint_every=5000)
+    cfg.lr_warmup_steps, cfg.lr_final_factor = 5000, 0.05
     cfg.fit = FitConfig(stage1_steps=3000, stage2_steps=3000)
     return cfg
 

@@ -27,6 +27,11 @@ class MultiNeuSSystem(nn.Module):
         refine_cameras: bool,
     ) -> None:
         super().__init__()
+        if cfg.background.enabled and cfg.loss.color_on != "all":
+            raise ValueError(
+                "background.enabled needs loss.color_on = 'all' (the background model only "
+                "learns from pixels outside the masks)"
+            )
         self.cfg = cfg
         self.model = model
         self.cameras = nn.ModuleList(
@@ -44,13 +49,15 @@ class MultiNeuSSystem(nn.Module):
 def neus_loss(
     system: nn.Module, batch: Mapping[str, torch.Tensor], step: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Colour L1 over foreground rays + eikonal + BCE(opacity, mask), as NeuS with masks."""
+    """Colour L1 over foreground rays (every ray with ``loss.color_on = "all"``) + eikonal +
+    BCE(opacity, mask), as NeuS."""
     assert isinstance(system, MultiNeuSSystem)
     cfg = system.cfg.loss
     out = system.render(int(batch["scene"]), int(batch["slot"]), batch["view"], batch["uv"])
     mask = batch["mask"]
     err = (out.color - batch["rgb"]).abs() if cfg.color == "l1" else (out.color - batch["rgb"]) ** 2
-    color_loss = (err * mask[:, None]).sum() / (3.0 * mask.sum().clamp_min(1.0))
+    region = mask if cfg.color_on == "foreground" else torch.ones_like(mask)
+    color_loss = (err * region[:, None]).sum() / (3.0 * region.sum().clamp_min(1.0))
     opacity = out.opacity.clamp(1e-3, 1.0 - 1e-3)
     mask_loss = nn.functional.binary_cross_entropy(opacity, mask)
     loss = color_loss + cfg.eikonal * out.eikonal + cfg.mask * mask_loss

@@ -6,6 +6,7 @@ coefficients, so the shared layers and bases learn what all heads have in common
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,12 @@ def meta_train(
         cfg.trainer,
         model=system,
         optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr),
+        scheduler_fn=lambda opt: torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda step: warmup_cosine(
+                step, cfg.trainer.steps, cfg.lr_warmup_steps, cfg.lr_final_factor
+            ),
+        ),
         loss_fn=neus_loss,
         dataset=data,
         run_dir=run_dir,
@@ -48,6 +55,15 @@ def meta_train(
     )
     trainer.fit()
     return model.cpu()
+
+
+def warmup_cosine(step: int, total: int, warmup: int, final: float) -> float:
+    """Learning-rate factor at ``step`` of ``total``: linear from 0 over ``warmup`` steps,
+    then a half cosine from 1 to ``final`` at the last step (NeuS's schedule)."""
+    if step < warmup:
+        return step / warmup
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def extract_mesh(

@@ -68,3 +68,12 @@ def test_render_and_eval_commands(tmp_path, capsys) -> None:
 def test_mesh_command_rejects_a_missing_model(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"multineus\.yaml"):
         main(["mesh", str(tmp_path), str(tmp_path / "x.ply")])
+
+
+def test_train_with_background_model(tmp_path) -> None:
+    from multineus.io_model import load_model
+
+    main(["train", str(tmp_path), "--steps", "2", "--heads", "1", "--background"])
+    model, cfg, _ = load_model(tmp_path)
+    assert cfg.background.enabled and cfg.loss.color_on == "all" and cfg.loss.mask == 0.0
+    assert model.background is not None and model.background.num_scenes == 1

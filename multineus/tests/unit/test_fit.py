@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,35 @@ def test_coefficient_prior_value_gradient_and_pull(tmp_path) -> None:
             for p, p0 in zip(fitted.scene_parameters(), meta.scene_parameters(), strict=True)
         )
     assert drift[1000.0] < 0.2 * drift[0.0], drift
+
+
+def test_warmup_cosine_schedule_values() -> None:
+    from multineus.train import warmup_cosine
+
+    assert warmup_cosine(0, 100, 10, 0.05) == 0.0
+    assert warmup_cosine(5, 100, 10, 0.05) == pytest.approx(0.5)
+    assert warmup_cosine(10, 100, 10, 0.05) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10, 0.05) == pytest.approx(0.525)  # cosine midpoint
+    assert warmup_cosine(100, 100, 10, 0.05) == pytest.approx(0.05)
+    after = [warmup_cosine(s, 100, 10, 0.05) for s in range(10, 101)]
+    assert all(a >= b for a, b in itertools.pairwise(after))
+    assert {warmup_cosine(s, 50, 0, 1.0) for s in range(51)} == {1.0}  # constant
+    from multineus.config import preset
+
+    paper = preset("paper")
+    assert (paper.lr_warmup_steps, paper.lr_final_factor) == (5000, 0.05)  # NeuS's values
+
+
+def test_meta_training_follows_the_schedule(tmp_path) -> None:
+    from multineus.train import meta_train, warmup_cosine
+
+    cfg = tiny_config()
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch, cfg.multi.num_scenes = 16, 1
+    cfg.trainer.steps, cfg.trainer.log_every = 5, 1
+    cfg.lr_warmup_steps, cfg.lr_final_factor = 2, 0.1
+    meta_train(cfg, [_one_view()], tmp_path)
+    import json
+
+    final = json.loads((tmp_path / "metrics.json").read_text())["final"]
+    assert final["train/lr"] == pytest.approx(cfg.lr * warmup_cosine(4, 5, 2, 0.1))

@@ -14,9 +14,10 @@ from multineus.model.multineus import MultiNeuS
 from shared_utils.train.checkpoint import CheckpointError
 
 
-def _saved(tmp_path: Path) -> tuple[MultiNeuS, torch.Tensor]:
+def _saved(tmp_path: Path, background: bool = False) -> tuple[MultiNeuS, torch.Tensor]:
     cfg = tiny_config()
     cfg.multi.num_scenes = 3
+    cfg.background.enabled, cfg.background.skip_in = background, (1,)
     torch.manual_seed(0)
     model = MultiNeuS(cfg)
     mean_K = torch.tensor([[40.0, 0.0, 16.0], [0.0, 41.0, 15.5], [0.0, 0.0, 1.0]])
@@ -24,10 +25,12 @@ def _saved(tmp_path: Path) -> tuple[MultiNeuS, torch.Tensor]:
     return model, mean_K
 
 
-def test_round_trip_is_exact(tmp_path: Path) -> None:
-    model, mean_K = _saved(tmp_path)
+@pytest.mark.parametrize("background", [False, True])
+def test_round_trip_is_exact(tmp_path: Path, background: bool) -> None:
+    model, mean_K = _saved(tmp_path, background)
     loaded, cfg, K = load_model(tmp_path)
     assert cfg.multi.num_scenes == 3 and loaded.num_scenes == 3
+    assert cfg.background.enabled == background and cfg.background.skip_in == (1,)
     torch.testing.assert_close(K, mean_K, rtol=0, atol=0)
     a, b = model.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys()

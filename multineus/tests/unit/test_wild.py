@@ -57,3 +57,57 @@ def test_dlib_finds_68_landmarks_on_a_real_portrait_and_none_on_a_texture() -> N
     assert lm[36, 0] < lm[45, 0]  # right-eye corner left of the left-eye corner in the image
     with pytest.raises(NoFaceError, match="no face found in brick"):
         detect_landmarks(skdata.brick()[..., None].repeat(3, axis=2), name="brick")
+
+
+def _head_on_photo(seed: int, yaw_deg: float, background: np.ndarray, size: int = 192):
+    from multineus.data.heads import render_head
+
+    params = HeadParams.sample(seed)
+    K = intrinsics_from_fov(30.0, size, size)
+    yaw = np.radians(yaw_deg)
+    cam = PinholeCamera(K, look_at((3 * np.sin(yaw), -3 * np.cos(yaw), 0.3), (0, 0, 0)), size, size)
+    scene = render_head(params, [cam], mesh_resolution=64)
+    bg = background[:size, :size, :3].astype(np.float32) / 255.0
+    truth = scene.masks[0]
+    photo = np.where(truth[..., None], scene.images[0], bg)
+    landmarks, _ = cam.project(canonical_landmarks(params))
+    return photo, truth, landmarks
+
+
+def test_grabcut_segments_a_rendered_head_on_a_real_background() -> None:
+    skdata = pytest.importorskip("skimage.data")
+    from multineus.wild.segment import grabcut_head_mask
+
+    for seed, yaw, bg in ((3, 0.0, skdata.coffee()), (4, -25.0, skdata.rocket())):
+        photo, truth, landmarks = _head_on_photo(seed, yaw, bg)
+        mask = grabcut_head_mask(photo, landmarks)
+        iou = (mask & truth).sum() / (mask | truth).sum()
+        assert iou > 0.95, (seed, iou)
+        assert truth.mean() < 0.35  # the whole crop as foreground would score below 0.35
+        again = grabcut_head_mask(photo, landmarks)
+        assert np.array_equal(mask, again)  # seeded: the same mask every time
+
+
+def test_photo_scene_masks_and_poses_a_real_portrait() -> None:
+    pytest.importorskip("dlib", reason="dlib-bin is the offline landmark backend")
+    skdata = pytest.importorskip("skimage.data")
+    from multineus.data.loaders import photo_scene
+
+    photo = skdata.astronaut().astype(np.float32) / 255.0
+    K = intrinsics_from_fov(30.0, 64, 64)
+    lm3d = canonical_landmarks()
+    views, lm = photo_scene(photo, K=K, image_size=64, landmarks_3d=lm3d, name="astronaut")
+    mask = views.masks[0].numpy() > 0.5
+    assert 0.2 < mask.mean() < 0.7  # the head, not the whole crop
+    inside = np.clip(lm[27:36].round().astype(int), 0, 63)  # nose landmarks
+    assert mask[inside[:, 1], inside[:, 0]].all()
+    assert not mask[:4, :4].any() and not mask[:4, -4:].any()  # background at the top corners
+    T = views.cam_from_world[0].double().numpy()
+    centre = -T[:3, :3].T @ T[:3, 3]
+    assert centre[1] < -1.0  # in front of the canonical face (which looks along -y)
+    whole, _ = photo_scene(
+        photo, K=K, image_size=64, landmarks_3d=lm3d, segmenter="none", name="astronaut"
+    )
+    assert bool((whole.masks == 1).all())
+    with pytest.raises(ValueError, match="unknown segmenter"):
+        photo_scene(photo, K=K, image_size=64, landmarks_3d=lm3d, segmenter="sam")

@@ -63,6 +63,7 @@ def photo_scene(
     image_size: int,
     landmarks_3d: np.ndarray,
     mask: np.ndarray | None = None,
+    segmenter: str = "grabcut",
     margin: float = 0.5,
     name: str = "photo",
 ) -> tuple[SceneViews, np.ndarray]:
@@ -73,7 +74,9 @@ def photo_scene(
         K: (3, 3) intrinsics for an ``image_size`` square crop (average of the training cameras).
         image_size: side of the crop after resizing.
         landmarks_3d: (68, 3) canonical landmarks.
-        mask: (H, W) foreground mask, or None (everything is foreground).
+        mask: (H, W) foreground mask, or None (then ``segmenter`` makes one).
+        segmenter: without a mask: ``grabcut`` (GrabCut seeded by the landmarks, run on the
+            crop at the photo's resolution) or ``none`` (everything is foreground).
         margin: crop margin around the detected face box, relative to its size.
         name: for error messages.
 
@@ -102,10 +105,19 @@ def photo_scene(
         )
         / 255.0
     )
-    if mask is None:
+    if segmenter not in ("grabcut", "none"):
+        raise ValueError(f"photo_scene: unknown segmenter {segmenter!r} (grabcut | none)")
+    mp: Image.Image | None = None
+    if mask is not None:
+        mp = Image.fromarray((mask > 0.5).astype(np.uint8) * 255).crop(box_px)
+    elif segmenter == "grabcut":
+        from multineus.wild.segment import grabcut_head_mask
+
+        crop_mask = grabcut_head_mask(np.asarray(crop), lm - np.array([x0, y0], dtype=np.float64))
+        mp = Image.fromarray(crop_mask.astype(np.uint8) * 255)
+    if mp is None:
         m = np.ones((image_size, image_size), dtype=bool)
     else:
-        mp = Image.fromarray((mask > 0.5).astype(np.uint8) * 255).crop(box_px)
         m = np.asarray(mp.resize((image_size, image_size), Image.Resampling.NEAREST)) > 127
     lm_crop = (lm - np.array([x0, y0], dtype=np.float64)) * f
     T = estimate_pose(lm_crop, K, landmarks_3d)

@@ -1,4 +1,5 @@
-"""Multi-NeuS: one SDF and one colour network holding many scenes, plus NeuS's variance.
+"""Multi-NeuS: one SDF and one colour network holding many scenes, plus NeuS's variance
+(and, optionally, a NeRF++ background model with a code per scene).
 
 The first half of the linear maps of both networks is scene-specific (low-rank in
 shared bases), the rest is shared. :meth:`MultiNeuS.add_scene` appends a new scene whose
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from multineus.config import MultiNeuSConfig
+from multineus.model.background import BackgroundNeRF
 from multineus.model.color import ColorNetwork
 from multineus.model.layers import LowRankSceneLinear
 from multineus.model.sdf import SDFNetwork
@@ -42,6 +44,9 @@ class MultiNeuS(nn.Module):
             seed=seed + 1,
         )
         self.variance = Variance(cfg.renderer.init_variance)
+        self.background = (
+            BackgroundNeRF(cfg.background, m.num_scenes) if cfg.background.enabled else None
+        )
 
     def scene_layers(self) -> list[LowRankSceneLinear]:
         """Every scene-specific map (SDF first, then colour)."""
@@ -54,8 +59,9 @@ class MultiNeuS(nn.Module):
         return layers[0].num_scenes if layers else 1
 
     def scene_parameters(self) -> list[nn.Parameter]:
-        """The scene-specific parameters (coefficient tables)."""
-        return [m.coefficients for m in self.scene_layers()]
+        """The scene-specific parameters (coefficient tables, background codes)."""
+        params = [m.coefficients for m in self.scene_layers()]
+        return params + ([self.background.codes] if self.background is not None else [])
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Every parameter that is not a coefficient table."""
@@ -85,6 +91,8 @@ class MultiNeuS(nn.Module):
         for layer in self.scene_layers():
             coeffs = layer.coefficients.detach().cpu()[scenes]
             new = layer.append_scene(w @ coeffs)
+        if self.background is not None:
+            self.background.append_scene(w @ self.background.codes.detach().cpu()[scenes])
         return new
 
     def sdf(self, x: torch.Tensor, scene: int) -> torch.Tensor:

@@ -5,7 +5,9 @@ up-sampling to ``n_samples + n_importance``, then at every section midpoint the 
 its gradient and the colour; the section's end-point SDFs are extrapolated along the
 ray with ``cos = -relu(-d . grad f)`` (NeuS at the end of its cosine annealing) and fed
 to :func:`multineus.kernels.neus_weights.neus_render_weights`. Rays that miss the
-sphere get opacity 0 and the background colour.
+sphere get opacity 0 and the background colour. With the optional background model
+(:mod:`multineus.model.background`), what the sphere transmits is rendered by a NeRF over
+the outside of the sphere instead of a constant colour.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from multineus.config import RendererConfig
 from multineus.kernels.neus_weights import neus_render_weights
+from multineus.model.background import composite_outside, outside_depths
 from multineus.model.multineus import MultiNeuS
 from multineus.render.sampling import hierarchical_samples, sphere_bounds
 
@@ -74,8 +77,13 @@ def render_rays(
     depth = torch.zeros(R, device=device, dtype=dtype)
     opacity = torch.zeros(R, device=device, dtype=dtype)
     idx = torch.nonzero(hit)[:, 0]
+    perturb_on = perturb if perturb is not None else (cfg.perturb and model.training)
+    # where a ray leaves the sphere (misses: its closest approach to the centre)
+    start = torch.clamp(-(origins.detach() * directions.detach()).sum(-1), min=1e-2)
     if idx.numel() == 0:
         empty = torch.zeros(0, cfg.n_samples + cfg.n_importance, device=device, dtype=dtype)
+        if model.background is not None:
+            color = render_outside(model, scene, origins, directions, start, perturb_on, generator)
         return RenderResult(
             color, depth, opacity, torch.zeros((), device=device), empty, empty, hit
         )
@@ -83,7 +91,7 @@ def render_rays(
     t = (torch.arange(cfg.n_samples, device=device, dtype=dtype) + 0.5) / cfg.n_samples
     z = n0[:, None] + (f0 - n0)[:, None] * t[None]
     step = (f0 - n0) / cfg.n_samples
-    if perturb if perturb is not None else (cfg.perturb and model.training):
+    if perturb_on:
         jitter = torch.rand(z.shape, generator=generator).to(device, dtype) - 0.5
         z = z + jitter * step[:, None]
     if cfg.n_importance > 0:
@@ -116,11 +124,37 @@ def render_rays(
         mid,
         implementation=cfg.implementation,
     )
-    if cfg.background != "none":
-        c = c + bg * (1.0 - op[:, None])
     inside = (pts.reshape(-1, 3).detach().norm(dim=-1) < cfg.bound_radius).to(dtype)
     eik = ((grad.norm(dim=-1) - 1.0) ** 2 * inside).sum() / inside.sum().clamp_min(1.0)
-    color = color.index_put((idx,), c)
     depth = depth.index_put((idx,), dep)
     opacity = opacity.index_put((idx,), op)
+    if model.background is not None:
+        # NeRF++: C = C_inside + (1 - opacity_inside) * C_outside; misses are all outside
+        start = start.index_put((idx,), f0)
+        c_out = render_outside(model, scene, origins, directions, start, perturb_on, generator)
+        color = (1.0 - opacity[:, None]) * c_out
+        color = color.index_put((idx,), c + color[idx])
+    else:
+        if cfg.background != "none":
+            c = c + bg * (1.0 - op[:, None])
+        color = color.index_put((idx,), c)
     return RenderResult(color, depth, opacity, eik, w, mid, hit)
+
+
+def render_outside(
+    model: MultiNeuS,
+    scene: int,
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    start: torch.Tensor,
+    perturb: bool,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """(R, 3) colour of the background model along rays from depth ``start`` (R,) on."""
+    assert model.background is not None
+    z = outside_depths(start, model.background.cfg.n_samples, perturb=perturb, generator=generator)
+    pts = origins[:, None] + directions[:, None] * z[..., None]
+    dirs = directions[:, None].expand_as(pts).reshape(-1, 3)
+    sigma, rgb = model.background(pts.reshape(-1, 3), dirs, scene)
+    color, _ = composite_outside(sigma.reshape(z.shape), rgb.reshape(*z.shape, 3), z)
+    return color
