@@ -93,6 +93,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
             landmarks_3d=canonical_landmarks(),
             mask=mask,
             segmenter=args.segmenter,
+            fan_weights=args.fan_weights,
             name=str(args.photo),
         )
     elif args.h3ds:
@@ -221,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--views", type=int, nargs="*", help="H3DS view indices (default: all)")
     f.add_argument("--photo", help="one in-the-wild photo (face found by dlib, camera by PnP)")
     f.add_argument("--mask", help="foreground mask of the photo (else --segmenter makes one)")
+    f.add_argument(
+        "--fan-weights",
+        help="face-alignment backend: a local 2DFAN4 TorchScript file (landmarks by FAN in "
+        "dlib's face box; default: dlib's predictor)",
+    )
     f.add_argument(
         "--segmenter",
         default="grabcut",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from multineus.data.heads import HeadParams, head_sdf
 from multineus.wild.canonical import canonical_landmarks
@@ -111,3 +112,72 @@ def test_photo_scene_masks_and_poses_a_real_portrait() -> None:
     assert bool((whole.masks == 1).all())
     with pytest.raises(ValueError, match="unknown segmenter"):
         photo_scene(photo, K=K, image_size=64, landmarks_3d=lm3d, segmenter="sam")
+
+
+class _DotFinder(torch.nn.Module):
+    """A FAN stand-in with FAN's input/output contract: heatmap k is the 4x4-pooled red
+    channel inside block k of a 9 x 8 grid of 7 x 7 cells (zero elsewhere)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        window = torch.zeros(68, 64, 64)
+        for k in range(68):
+            r, c = divmod(k, 9)
+            window[k, 4 + 7 * r : 11 + 7 * r, 1 + 7 * c : 8 + 7 * c] = 1.0
+        self.register_buffer("window", window)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.nn.functional.avg_pool2d(x[:, :1], 4)
+        return pooled.repeat(1, 68, 1, 1) * self.window[None]
+
+
+def test_fan_backend_maps_heatmaps_back_to_the_photo(tmp_path) -> None:
+    from multineus.wild.fan import HEATMAP_SIZE, fan_crop, fan_landmarks, load_fan
+
+    path = tmp_path / "2DFAN4-standin.zip"
+    torch.jit.save(torch.jit.script(_DotFinder()), str(path))  # a TorchScript archive, like FAN's
+    box = np.array([140.0, 90.0, 260.0, 230.0])
+    corner, side = fan_crop(box)
+    assert side == pytest.approx(200 * 260 / 195)
+    assert corner[1] == pytest.approx(160 - 0.12 * 140 - side / 2)
+    cell = side / HEATMAP_SIZE
+    rng = np.random.default_rng(0)
+    image = np.zeros((400, 420, 3), np.uint8)
+    truth = np.zeros((68, 2))
+    for k in range(68):
+        r, c = divmod(k, 9)
+        # a dot well inside block k, in heatmap cells, then in photo pixels
+        hx, hy = 1 + 7 * c + rng.uniform(2, 5), 4 + 7 * r + rng.uniform(2, 5)
+        truth[k] = corner + np.array([hx, hy]) * cell
+        x, y = np.floor(truth[k]).astype(int)
+        image[y - 1 : y + 2, x - 1 : x + 2, 0] = 255
+    found = fan_landmarks(image, box, load_fan(path))
+    err = np.linalg.norm(found - truth, axis=1)
+    assert err.max() < cell, (err.max(), cell)  # within one heatmap cell (~5 px here)
+    assert err.mean() < 0.5 * cell
+
+
+def test_fan_weights_missing_or_wrong(tmp_path) -> None:
+    from multineus.wild.fan import load_fan
+
+    with pytest.raises(FileNotFoundError, match="2DFAN4"):
+        load_fan(tmp_path / "nope.zip")
+    (tmp_path / "bad.zip").write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match=r"bad\.zip.*TorchScript"):
+        load_fan(tmp_path / "bad.zip")
+
+
+def test_detect_landmarks_with_fan_weights_uses_dlibs_box(tmp_path) -> None:
+    pytest.importorskip("dlib", reason="dlib-bin finds the face box")
+    skdata = pytest.importorskip("skimage.data")
+    from multineus.wild.fan import fan_landmarks, load_fan
+    from multineus.wild.landmarks import detect_landmarks
+
+    path = tmp_path / "fan.zip"
+    torch.jit.save(torch.jit.script(_DotFinder()), str(path))
+    img = skdata.astronaut()
+    dlib_pts, box = detect_landmarks(img, name="astronaut")
+    fan_pts, fan_box = detect_landmarks(img, name="astronaut", fan_weights=path)
+    np.testing.assert_array_equal(fan_box, box)
+    np.testing.assert_allclose(fan_pts, fan_landmarks(img, box, load_fan(path)))
+    assert not np.allclose(fan_pts, dlib_pts)

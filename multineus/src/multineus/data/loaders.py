@@ -64,6 +64,7 @@ def photo_scene(
     landmarks_3d: np.ndarray,
     mask: np.ndarray | None = None,
     segmenter: str = "grabcut",
+    fan_weights: str | Path | None = None,
     margin: float = 0.5,
     name: str = "photo",
 ) -> tuple[SceneViews, np.ndarray]:
@@ -75,6 +76,8 @@ def photo_scene(
         image_size: side of the crop after resizing.
         landmarks_3d: (68, 3) canonical landmarks.
         mask: (H, W) foreground mask, or None (then ``segmenter`` makes one).
+        fan_weights: landmarks by a local FAN file (face-alignment backend) instead of
+            dlib's predictor.
         segmenter: without a mask: ``grabcut`` (GrabCut seeded by the landmarks, run on the
             crop at the photo's resolution) or ``none`` (everything is foreground).
         margin: crop margin around the detected face box, relative to its size.
@@ -91,7 +94,7 @@ def photo_scene(
 
     if mask is not None and mask.shape[:2] != image.shape[:2]:
         raise ValueError(f"{name}: mask size {mask.shape[:2]} != photo size {image.shape[:2]}")
-    lm, box = detect_landmarks(image, name=name)
+    lm, box = detect_landmarks(image, name=name, fan_weights=fan_weights)
     cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
     side = max(box[2] - box[0], box[3] - box[1]) * (1.0 + 2.0 * margin)
     x0, y0 = round(cx - side / 2), round(cy - side / 2)

@@ -2,8 +2,9 @@
 
 The offline backend: dlib's HOG face detector and its 68-point shape predictor, whose
 weights the registry package ``face_recognition_models`` ships. The file is located
-without importing that package (it imports the deprecated ``pkg_resources``). A
-face-alignment backend is not bundled here (its weights need a download).
+without importing that package (it imports the deprecated ``pkg_resources``). The
+face-alignment backend (FAN, :mod:`multineus.wild.fan`) takes dlib's face box and its
+own network from a local file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def dlib_predictor_path() -> Path:
 
 
 def detect_landmarks(
-    image: np.ndarray, *, upsample: int = 1, name: str = "image"
+    image: np.ndarray,
+    *,
+    upsample: int = 1,
+    name: str = "image",
+    fan_weights: str | Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks of the largest face.
 
@@ -42,6 +47,8 @@ def detect_landmarks(
         image: (H, W, 3) float in [0, 1] or uint8 RGB.
         upsample: detector upsampling (finds smaller faces, slower).
         name: the photo's name for error messages.
+        fan_weights: a TorchScript FAN file: landmarks by FAN in dlib's face box
+            (face-alignment backend) instead of dlib's shape predictor.
 
     Returns:
         landmarks (68, 2) pixel positions (x, y) and the face box (4,) x0, y0, x1, y1.
@@ -62,8 +69,13 @@ def detect_landmarks(
     if len(faces) == 0:
         raise NoFaceError(f"no face found in {name}")
     box = max(faces, key=lambda r: r.width() * r.height())
+    corners = np.array([box.left(), box.top(), box.right(), box.bottom()], dtype=np.float64)
+    if fan_weights is not None:
+        from multineus.wild.fan import fan_landmarks, load_fan
+
+        return fan_landmarks(img, corners, load_fan(fan_weights)), corners
     predictor = dlib.shape_predictor(str(dlib_predictor_path()))
     shape = predictor(img, box)
     pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
     # dlib's coordinates index pixels; shift to the corner-origin convention.
-    return pts + 0.5, np.array([box.left(), box.top(), box.right(), box.bottom()], dtype=np.float64)
+    return pts + 0.5, corners
