@@ -2,6 +2,7 @@
 
 Commands:
   make-dataset  range-scan patches with distance-to-feature targets -> HDF5
+  convert-scans DEF-Scan annotated real depth views -> patches in the same HDF5 layout
   train         train the patch network on a patch file
   eval          Table 2 metrics of a model and the PCA/VCM baselines on test patches
   fuse          whole-shape estimation of a procedural part or a mesh -> coloured PLY
@@ -54,6 +55,22 @@ def cmd_make_dataset(args: argparse.Namespace) -> None:
     arrays = build_patches(items, cfg.data, args.patches_per_shape, args.seed, noise)
     write_patches(args.out, arrays)
     print(f"wrote {len(arrays['image'])} patches to {args.out}")
+
+
+def cmd_convert_scans(args: argparse.Namespace) -> None:
+    """Cut DEF-Scan annotated depth views (the authors' HDF5) into training/test patches."""
+    from def_features.data.def_scan import read_scan_views, views_to_patches
+    from def_features.data.hdf5_patches import stack_patches, write_patches
+
+    patches = []
+    for path in args.views:
+        patches += views_to_patches(
+            read_scan_views(path), args.tile, args.min_surface, args.sharp_threshold
+        )
+    if not patches:
+        raise SystemExit(f"convert-scans: no tile of {args.views} has enough surface pixels")
+    write_patches(args.out, stack_patches(patches))
+    print(f"wrote {len(patches)} patches to {args.out}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -173,6 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--abc-meshes", default="*.stl", help="glob of the ABC item's mesh parts")
     p.add_argument(
         "--abc-mesh-scale", type=float, default=1000.0, help="mesh units -> features units"
+    )
+
+    p = add("convert-scans", cmd_convert_scans, "DEF-Scan real depth views -> patch HDF5")
+    p.add_argument("--views", nargs="+", required=True, help="DEF-Scan annotated-view .hdf5 files")
+    p.add_argument("--out", required=True, help="output patch .hdf5 file")
+    p.add_argument("--tile", type=int, default=64, help="patch side in pixels")
+    p.add_argument(
+        "--min-surface", type=float, default=0.1, help="drop tiles with less surface than this"
+    )
+    p.add_argument(
+        "--sharp-threshold",
+        type=float,
+        default=1.0,
+        help="has_sharp: a surface pixel closer than this to a curve (DEF-Scan: mm)",
     )
 
     p = add("train", cmd_train, "train the patch network")
