@@ -16,7 +16,7 @@ import torch
 from npbgpp.data.scene import Scene
 from npbgpp.model.baseline import mean_point_colors, render_point_colors
 from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
-from shared_utils.metrics.image import psnr, ssim
+from shared_utils.metrics.image import mask_iou, psnr, ssim
 from shared_utils.metrics.lpips import LPIPS
 
 
@@ -38,6 +38,9 @@ class SceneResult:
     """LPIPS (AlexNet, v0.1) when local weights were given."""
     baseline_lpips: float | None = None
     """LPIPS of the mean-colour point renders."""
+    mask_iou: float | None = None
+    """Mean IoU of the predicted foreground (mask logit > 0) with the held-out masks, when
+    the model predicts a mask and the scene has masks."""
     renders: list[torch.Tensor] = field(default_factory=list, repr=False)
     """(3, H, W) renders of the held-out views."""
     baselines: list[torch.Tensor] = field(default_factory=list, repr=False)
@@ -72,11 +75,21 @@ def evaluate_scene(
     points = inputs.point_tensor(device)
     views = [(inputs.image_tensor(i, device), inputs.camera(i, device)) for i in range(len(inputs))]
     colors, seen = mean_point_colors(points, views, visibility_scale=model.cfg.visibility_scale)
-    renders, bases, targets = [], [], []
+    renders, bases, targets, logits = [], [], [], []
     t1 = time.perf_counter()
     for i in range(len(heldout)):
-        renders.append(model.render(desc, heldout.camera(i, device)).clamp(0, 1))
+        image, logit = model.render_with_mask(desc, heldout.camera(i, device))
+        renders.append(image.clamp(0, 1))
+        logits.append(logit)
     render_s = (time.perf_counter() - t1) / max(1, len(heldout))
+    mean_mask_iou = None
+    if heldout.masks is not None and all(m is not None for m in logits):
+        ious = [
+            mask_iou(logit[0] > 0, heldout.mask_tensor(i, device)[0] > 0.5)
+            for i, logit in enumerate(logits)
+            if logit is not None
+        ]
+        mean_mask_iou = sum(ious) / len(ious)
     for i in range(len(heldout)):
         cam = heldout.camera(i, device)
         bases.append(render_point_colors(points[seen], colors[seen], cam))
@@ -99,6 +112,7 @@ def evaluate_scene(
         render_s=render_s,
         num_inputs=len(inputs),
         **perceptual,
+        mask_iou=mean_mask_iou,
         renders=[r.cpu() for r in renders],
         baselines=[b.cpu() for b in bases],
     )
@@ -114,6 +128,8 @@ def summarize(results: Sequence[SceneResult]) -> dict[str, float]:
     out = {k: mean(k) for k in ("psnr", "ssim", "baseline_psnr", "baseline_ssim")}
     if results and all(r.lpips is not None for r in results):
         out["lpips"], out["baseline_lpips"] = mean("lpips"), mean("baseline_lpips")
+    if results and all(r.mask_iou is not None for r in results):
+        out["mask_iou"] = mean("mask_iou")
     out["modeling_s"] = mean("modeling_s")
     out["modeling_s_per_view"] = sum(r.modeling_s / r.num_inputs for r in results) / n
     out["render_s"] = mean("render_s")

@@ -69,3 +69,28 @@ def test_eval_command_writes_lpips_and_names_missing_files(
     missing = tmp_path / "nowhere" / "alex.pth"
     with pytest.raises(FileNotFoundError, match=r"alex\.pth"):
         main([*base, "--lpips-backbone", str(lpips_files[0]), "--lpips-head", str(missing)])
+
+
+def test_mask_iou_column_when_the_model_predicts_masks() -> None:
+    from shared_utils.metrics.image import mask_iou
+
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    cfg.model.predict_mask = True
+    model = NPBGPP(cfg.model)
+    inputs, held = make_scene(3, views=6, size=64, num_points=1500, heldout=2)
+    assert held is not None and held.masks is not None
+    result = evaluate_scene(model, inputs, held)
+    desc = model.model_scene(
+        inputs.point_tensor(), [(inputs.image_tensor(i), inputs.camera(i)) for i in range(6)]
+    )
+    expected = []
+    with torch.no_grad():
+        for i in range(len(held)):
+            _, logit = model.render_with_mask(desc, held.camera(i))
+            assert logit is not None
+            expected.append(mask_iou(logit[0] > 0, held.mask_tensor(i)[0] > 0.5))
+    assert result.mask_iou == pytest.approx(sum(expected) / len(expected))
+    assert summarize([result])["mask_iou"] == pytest.approx(result.mask_iou)
+    plain = evaluate_scene(NPBGPP(preset("tiny").model), inputs, held)
+    assert plain.mask_iou is None and "mask_iou" not in summarize([plain])

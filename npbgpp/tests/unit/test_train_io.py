@@ -19,6 +19,7 @@ from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
 from npbgpp.train import SceneLoss, TargetViews, first_item, load_model, save_model
 from shared_utils.io.meshes import read_point_cloud
 from shared_utils.kernels import assert_close
+from shared_utils.metrics.image import mask_iou
 
 
 def _toy_scene(views: int = 4, size: int = 32) -> Scene:
@@ -112,7 +113,7 @@ def test_dice_term_learns_the_foreground_mask() -> None:
     loss_fn = SceneLoss([scene], cfg)
     batch = TargetViews([scene], 3, 32)[0]
 
-    def mask_iou() -> float:
+    def current_iou() -> float:
         with torch.no_grad():
             views = [(scene.image_tensor(int(v)), scene.camera(int(v))) for v in batch["sources"]]
             desc = model.model_scene(scene.point_tensor(), views)
@@ -120,9 +121,9 @@ def test_dice_term_learns_the_foreground_mask() -> None:
         assert logit is not None and logit.shape == (1, 32, 32)
         pred = logit[0] > 0
         true = torch.from_numpy(scene.masks[int(batch["target"])]) > 0.5
-        return float((pred & true).sum() / (pred | true).sum())
+        return mask_iou(pred, true)
 
-    before = mask_iou()
+    before = current_iou()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(60):
         opt.zero_grad()
@@ -130,7 +131,7 @@ def test_dice_term_learns_the_foreground_mask() -> None:
         loss.backward()
         opt.step()
     assert "dice" in scalars
-    after = mask_iou()
+    after = current_iou()
     print(f"mask IoU {before:.3f} -> {after:.3f}")
     assert after > 0.8 and after > before + 0.2, (before, after)
 

@@ -99,3 +99,19 @@ def test_psnr_matches_skimage_and_mask() -> None:
             torch.ones(1, 1, 2, 2),
             mask=torch.zeros(1, 2, 2, dtype=torch.bool),
         )
+
+
+def test_mask_iou_known_answers() -> None:
+    from shared_utils.metrics.image import mask_iou
+
+    a = torch.zeros(4, 4, dtype=torch.bool)
+    b = torch.zeros(4, 4, dtype=torch.bool)
+    a[:2] = True  # 8 pixels
+    b[1:3] = True  # 8 pixels, 4 shared
+    assert mask_iou(a, b) == pytest.approx(4 / 12)
+    assert mask_iou(a, b) == mask_iou(b, a)
+    assert mask_iou(a, a) == 1.0
+    empty = torch.zeros(4, 4, dtype=torch.bool)
+    assert mask_iou(empty, empty) == 1.0 and mask_iou(empty, empty, empty=0.0) == 0.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        mask_iou(a, b[:2])

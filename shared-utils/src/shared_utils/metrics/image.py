@@ -139,3 +139,12 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float = 1.0) -
 def mse_to_psnr(mse: float, data_range: float = 1.0) -> float:
     """PSNR in dB for a given mean squared error (inf for 0)."""
     return math.inf if mse <= 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def mask_iou(pred: torch.Tensor, target: torch.Tensor, *, empty: float = 1.0) -> float:
+    """Intersection over union of two boolean masks of one shape (``empty`` when both are
+    empty)."""
+    if pred.shape != target.shape:
+        raise ValueError(f"mask_iou: shapes differ, {tuple(pred.shape)} vs {tuple(target.shape)}")
+    union = int((pred | target).sum())
+    return empty if union == 0 else int((pred & target).sum()) / union
