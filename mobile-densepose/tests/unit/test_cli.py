@@ -7,7 +7,17 @@ import pytest
 
 from mobile_densepose.cli import build_parser, main
 
-COMMANDS = ["count", "make-synthetic", "train", "eval", "infer", "export", "bench", "demo"]
+COMMANDS = [
+    "count",
+    "make-synthetic",
+    "train",
+    "eval",
+    "convert-geodesics",
+    "infer",
+    "export",
+    "bench",
+    "demo",
+]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
