@@ -166,4 +166,13 @@ def test_malformed_files_name_the_file_and_field(official_files: dict, tmp_path:
         convert_smpl_geodesics(
             root / "SMPL_subdiv.mat", root / "SMPL_SUBDIV_TRANSFORM.mat", small, tmp_path / "o"
         )
+    bad_value = tmp_path / "nan.pkl"
+    table = official_condensed(official_files["table"].astype(np.float64))
+    table[len(table) // 2, 0] = np.nan
+    with open(bad_value, "wb") as f:
+        pickle.dump({"Pdist_matrix": table}, f)
+    with pytest.raises(ValueError, match=r"nan\.pkl: distances must be finite"):
+        convert_smpl_geodesics(
+            root / "SMPL_subdiv.mat", root / "SMPL_SUBDIV_TRANSFORM.mat", bad_value, tmp_path / "o"
+        )
     assert not list((tmp_path / "o").glob("*.tmp.npy"))  # no partial table left behind

@@ -83,12 +83,11 @@ def evaluate_scene(
         logits.append(logit)
     render_s = (time.perf_counter() - t1) / max(1, len(heldout))
     mean_mask_iou = None
-    if heldout.masks is not None and all(m is not None for m in logits):
-        ious = [
-            mask_iou(logit[0] > 0, heldout.mask_tensor(i, device)[0] > 0.5)
-            for i, logit in enumerate(logits)
-            if logit is not None
-        ]
+    if heldout.masks is not None and model.cfg.predict_mask:
+        ious = []
+        for i, logit in enumerate(logits):
+            assert logit is not None  # predict_mask: every render has a mask logit
+            ious.append(mask_iou(logit[0] > 0, heldout.mask_tensor(i, device)[0] > 0.5))
         mean_mask_iou = sum(ious) / len(ious)
     for i in range(len(heldout)):
         cam = heldout.camera(i, device)

@@ -140,6 +140,14 @@ def load_distance_pickle(path: str | Path) -> np.ndarray:
     return arr
 
 
+def _checked(values: np.ndarray, name: str) -> np.ndarray:
+    """``values`` as float32, or a ValueError when one is not finite or negative."""
+    out = values.astype(np.float32)
+    if not np.isfinite(out).all() or float(out.min(initial=0.0)) < 0:
+        raise ValueError(f"{name}: distances must be finite and non-negative")
+    return out
+
+
 def write_condensed(distances: np.ndarray, out: str | Path, name: str = "distances") -> int:
     """Write a lower-triangle float32 ``.npy`` from condensed (M,) or full (n, n) distances.
 
@@ -155,20 +163,20 @@ def write_condensed(distances: np.ndarray, out: str | Path, name: str = "distanc
         m = n * (n - 1) // 2
     tmp = out.with_name(out.name + ".tmp.npy")
     table = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(m,))
-    if distances.ndim == 1:
-        for start in range(0, m, CHUNK):
-            table[start : start + CHUNK] = distances[start : start + CHUNK]
-    else:
-        for a in range(1, n):  # row a holds (a, 0..a-1)
-            start = a * (a - 1) // 2
-            table[start : start + a] = distances[a, :a]
-    for start in range(0, m, CHUNK):
-        part = table[start : start + CHUNK]
-        if not np.isfinite(part).all() or float(part.min(initial=0.0)) < 0:
-            del table, part
-            tmp.unlink()
-            raise ValueError(f"{name}: distances must be finite and non-negative")
-    table.flush()
+    try:  # each value is checked once, as it is copied
+        if distances.ndim == 1:
+            for start in range(0, m, CHUNK):
+                chunk = _checked(distances[start : start + CHUNK], name)
+                table[start : start + len(chunk)] = chunk
+        else:
+            for a in range(1, n):  # row a holds (a, 0..a-1)
+                start = a * (a - 1) // 2
+                table[start : start + a] = _checked(distances[a, :a], name)
+        table.flush()
+    except BaseException:
+        del table
+        tmp.unlink()
+        raise
     del table
     os.replace(tmp, out)
     return n

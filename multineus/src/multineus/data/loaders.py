@@ -94,6 +94,8 @@ def photo_scene(
 
     if mask is not None and mask.shape[:2] != image.shape[:2]:
         raise ValueError(f"{name}: mask size {mask.shape[:2]} != photo size {image.shape[:2]}")
+    if segmenter not in ("grabcut", "none"):
+        raise ValueError(f"photo_scene: unknown segmenter {segmenter!r} (grabcut | none)")
     lm, box = detect_landmarks(image, name=name, fan_weights=fan_weights)
     cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
     side = max(box[2] - box[0], box[3] - box[1]) * (1.0 + 2.0 * margin)
@@ -108,21 +110,20 @@ def photo_scene(
         )
         / 255.0
     )
-    if segmenter not in ("grabcut", "none"):
-        raise ValueError(f"photo_scene: unknown segmenter {segmenter!r} (grabcut | none)")
+    lm_px = lm - np.array([x0, y0], dtype=np.float64)  # landmarks in crop pixels
     mp: Image.Image | None = None
     if mask is not None:
         mp = Image.fromarray((mask > 0.5).astype(np.uint8) * 255).crop(box_px)
     elif segmenter == "grabcut":
         from multineus.wild.segment import grabcut_head_mask
 
-        crop_mask = grabcut_head_mask(np.asarray(crop), lm - np.array([x0, y0], dtype=np.float64))
+        crop_mask = grabcut_head_mask(np.asarray(crop), lm_px)
         mp = Image.fromarray(crop_mask.astype(np.uint8) * 255)
     if mp is None:
         m = np.ones((image_size, image_size), dtype=bool)
     else:
         m = np.asarray(mp.resize((image_size, image_size), Image.Resampling.NEAREST)) > 127
-    lm_crop = (lm - np.array([x0, y0], dtype=np.float64)) * f
+    lm_crop = lm_px * f
     T = estimate_pose(lm_crop, K, landmarks_3d)
     cam = PinholeCamera(np.asarray(K, dtype=np.float64), T, image_size, image_size)
     return SceneViews.from_arrays(img[None], m[None], [cam]), lm_crop

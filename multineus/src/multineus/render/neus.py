@@ -78,11 +78,10 @@ def render_rays(
     opacity = torch.zeros(R, device=device, dtype=dtype)
     idx = torch.nonzero(hit)[:, 0]
     perturb_on = perturb if perturb is not None else (cfg.perturb and model.training)
-    # where a ray leaves the sphere (misses: its closest approach to the centre)
-    start = torch.clamp(-(origins.detach() * directions.detach()).sum(-1), min=1e-2)
     if idx.numel() == 0:
         empty = torch.zeros(0, cfg.n_samples + cfg.n_importance, device=device, dtype=dtype)
         if model.background is not None:
+            start = closest_approach(origins, directions)
             color = render_outside(model, scene, origins, directions, start, perturb_on, generator)
         return RenderResult(
             color, depth, opacity, torch.zeros((), device=device), empty, empty, hit
@@ -130,7 +129,7 @@ def render_rays(
     opacity = opacity.index_put((idx,), op)
     if model.background is not None:
         # NeRF++: C = C_inside + (1 - opacity_inside) * C_outside; misses are all outside
-        start = start.index_put((idx,), f0)
+        start = closest_approach(origins, directions).index_put((idx,), f0)
         c_out = render_outside(model, scene, origins, directions, start, perturb_on, generator)
         color = (1.0 - opacity[:, None]) * c_out
         color = color.index_put((idx,), c + color[idx])
@@ -139,6 +138,12 @@ def render_rays(
             c = c + bg * (1.0 - op[:, None])
         color = color.index_put((idx,), c)
     return RenderResult(color, depth, opacity, eik, w, mid, hit)
+
+
+def closest_approach(origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """(R,) depth of each ray's closest approach to the centre (at least 0.01): where the
+    background starts for rays that miss the sphere."""
+    return torch.clamp(-(origins.detach() * directions.detach()).sum(-1), min=1e-2)
 
 
 def render_outside(
