@@ -121,6 +121,7 @@ def cmd_curves(args: argparse.Namespace) -> None:
     """Corners and parametric feature curves (polyline + cubic spline per curve) from a
     field.npz written by ``fuse``; writes curves.json and curves.obj."""
     from def_features.config import CurveConfig
+    from def_features.curve_network import refine_curves
     from def_features.curves import extract_curves, write_curves
 
     path = Path(args.field)
@@ -139,8 +140,16 @@ def cmd_curves(args: argparse.Namespace) -> None:
         step=args.step,
         min_length=args.min_length,
         max_residual=args.max_residual,
+        refine=not args.no_refine,
     )
     curves = extract_curves(points, distances, cfg)
+    if cfg.refine:
+        curves, report = refine_curves(curves, points, distances, cfg)
+        print(
+            f"refined the curve network: mean |dist - d| {report.initial_residual:.4f} -> "
+            f"{report.final_residual:.4f} over {report.used_points} feature points, "
+            f"{report.splits} nodes added"
+        )
     write_curves(Path(args.out), curves, spacing=args.step / 2)
     print(
         f"wrote {len(curves.corners)} corners and {len(curves.curves)} curves "
@@ -244,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-residual", type=float, default=0.1, help="drop curves fitting worse (RMS)"
     )
     p.add_argument("--step", type=float, default=0.04, help="centre-line sample spacing")
+    p.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="skip the joint refinement of the curve network against the field (it "
+        "trusts the field's values: with a weak model the extracted curves may be better)",
+    )
 
     p = add("demo", cmd_demo, "end-to-end demo on embedded parts")
     p.add_argument("--out", required=True, help="output folder (report.json)")

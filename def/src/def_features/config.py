@@ -125,6 +125,23 @@ class CurveConfig:
     """Curves supported by fewer feature points are dropped."""
     max_residual: float = 0.1
     """Curves whose band lies farther (RMS) from their spline are dropped as weak."""
+    refine: bool = True
+    """Refine the curve network jointly against the field before the final spline fits
+    (:mod:`def_features.curve_network`; the official vectorisation's polyline
+    optimisation)."""
+    refine_rounds: int = 3
+    """Rounds of (assign points, move nodes); segments are split between rounds."""
+    refine_steps: int = 150
+    """Adam steps per round."""
+    refine_lr: float = 0.002
+    """Adam step size for node positions (shape units)."""
+    refine_outlier: float = 0.06
+    """Feature points whose distance to the network differs from the field by more than
+    this are left out of the fit (points of dropped curves, noise)."""
+    smooth_weight: float = 0.01
+    """Weight of the mean ``1 - cos`` turn between consecutive segments of a curve."""
+    split_threshold: float = 0.03
+    """A segment whose worst interior residual ``|dist - d|`` exceeds this is split."""
 
 
 def _paper() -> DefConfig:

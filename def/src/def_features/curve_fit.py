@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
-from def_features.curve_corners import components
+from def_features.curve_corners import components, voxel_downsample
 from shared_utils.geometry.chamfer import nearest_distances
 
 
@@ -56,16 +56,27 @@ class SplineFit:
 def order_points(points: np.ndarray, link_radius: float) -> tuple[np.ndarray, bool]:
     """Order a band of points (P, 3) along its longest MST path; (K, 3) path, closed?
 
-    The band is closed when the two ends of the path are within ``2 * link_radius``
-    of each other and the path is longer than ``8 * link_radius`` (a loop, not a blob).
+    The band is closed when the two ends of the path are cell neighbours (a ring
+    that the tree cut open) and the path is longer than ``8 * link_radius`` (a loop,
+    not a blob). The path runs through per-cell mean points, so it is coarse:
+    :func:`centre_line` resamples it and pulls it onto the band.
     """
     pts = np.asarray(points, np.float64)
     labels = components(pts, link_radius)
     # The largest linked piece (a band is connected by construction; stray points
     # linked to nothing are ignored).
     pts = pts[labels == np.argmax(np.bincount(labels))]
+    # The tree is built on one mean point per link_radius cell: a band several points
+    # wide (the two faces beside an edge) has a snaking minimum spanning tree whose
+    # longest path zigzags across it; on cells the band is a near-chain.
+    pts = voxel_downsample(pts, link_radius)
+    radius = 2.5 * link_radius  # reaches every face-adjacent cell's mean
+    labels = components(pts, radius)
+    pts = pts[labels == np.argmax(np.bincount(labels))]
     n = len(pts)
-    pairs = cKDTree(pts).query_pairs(link_radius, output_type="ndarray")
+    if n < 2:
+        return pts, False
+    pairs = cKDTree(pts).query_pairs(radius, output_type="ndarray")
     # +1e-12: csgraph treats explicit zeros (duplicate points) as missing edges.
     w = np.linalg.norm(pts[pairs[:, 0]] - pts[pairs[:, 1]], axis=1) + 1e-12
     mst = minimum_spanning_tree(coo_matrix((w, (pairs[:, 0], pairs[:, 1])), shape=(n, n)))
@@ -77,10 +88,13 @@ def order_points(points: np.ndarray, link_radius: float) -> tuple[np.ndarray, bo
     while order[-1] != far:
         order.append(int(pred[order[-1]]))
     path = pts[order[::-1]]
-    closed = bool(
-        np.linalg.norm(path[0] - path[-1]) < 2 * link_radius and float(dist[end]) > 8 * link_radius
-    )
+    closed = bool(_gap(path[:3], path[-3:]) < radius and float(dist[end]) > 8 * link_radius)
     return path, closed
+
+
+def _gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Smallest distance between two small point sets (K, 3) and (L, 3)."""
+    return float(np.linalg.norm(a[:, None] - b[None], axis=-1).min())
 
 
 def centre_line(path: np.ndarray, band: np.ndarray, step: float, radius: float) -> np.ndarray:

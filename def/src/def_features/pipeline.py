@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from def_features.config import CurveConfig, DefConfig
+from def_features.curve_network import refine_curves
 from def_features.curve_picture import curves_picture
 from def_features.curves import evaluate_curves, extract_curves, write_curves
 from def_features.data.patches import ShapeItem
@@ -85,19 +86,24 @@ def fuse_shape(
     np.savez_compressed(out_dir / "field.npz", points=field.points, distances=field.fused)
     # Curves from the fused field (threshold 0.06 as in the official code; graph and
     # fitting scales tied to the scan's pixel size).
+    # The same extraction runs on the true field too: the curve stage's own error,
+    # without the network's. Each is reported refined (the final curves) and, for
+    # Chamfer/Hausdorff, as extracted before the joint refinement.
     curve_cfg = CurveConfig(link_radius=3 * ps, step=2 * ps)
-    curves = extract_curves(field.points, field.fused, curve_cfg)
-    write_curves(out_dir, curves, spacing=ps)
-    write_image(out_dir / "curves.png", curves_picture(field.points, curves).astype(np.float32))
-    # The same extraction on the true field: the curve stage's own error, without the
-    # network's.
-    oracle = extract_curves(field.points, gt, curve_cfg)
     curve_stats: dict[str, float] = {}
-    for prefix, found in (("curve", curves), ("true_field_curve", oracle)):
-        for k, v in evaluate_curves(
-            found, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
-        ).items():
-            curve_stats[f"{prefix}_{k}"] = v
+    for prefix, values in (("curve", field.fused), ("true_field_curve", gt)):
+        raw = extract_curves(field.points, values, curve_cfg)
+        found = refine_curves(raw, field.points, values, curve_cfg)[0] if curve_cfg.refine else raw
+        if prefix == "curve":
+            write_curves(out_dir, found, spacing=ps)
+            picture = curves_picture(field.points, found).astype(np.float32)
+            write_image(out_dir / "curves.png", picture)
+        for tag, cs in (("", found), ("unrefined_", raw)):
+            metrics = evaluate_curves(
+                cs, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
+            )
+            keys = metrics if not tag else ("chamfer", "hausdorff")
+            curve_stats.update({f"{prefix}_{tag}{k}": metrics[k] for k in keys})
     return {
         **curve_stats,
         "points": float(len(gt)),

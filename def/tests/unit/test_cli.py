@@ -42,11 +42,17 @@ def test_make_dataset_writes_official_layout(tmp_path: Path) -> None:
     np.testing.assert_allclose(data["resolution_3d"], 0.02)
 
 
-def test_curves_command_on_a_synthetic_field(tmp_path: Path) -> None:
+def test_curves_command_on_a_synthetic_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     x = np.arange(0, 2, 0.01)
     pts = np.stack([x, 0 * x, 0 * x], -1)
     np.savez(tmp_path / "field.npz", points=pts, distances=np.zeros(len(x)))
-    main(["curves", "--field", str(tmp_path / "field.npz"), "--out", str(tmp_path / "c")])
+    args = ["curves", "--field", str(tmp_path / "field.npz")]
+    main([*args, "--out", str(tmp_path / "raw"), "--no-refine"])
+    assert "refined" not in capsys.readouterr().out
+    main([*args, "--out", str(tmp_path / "c")])
+    assert "refined the curve network" in capsys.readouterr().out
     assert (tmp_path / "c" / "curves.obj").read_text().count("\nl ") + 1 >= 1
     import json
 

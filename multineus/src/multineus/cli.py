@@ -78,6 +78,12 @@ def cmd_fit(args: argparse.Namespace) -> None:
         cfg.fit.stage2_steps = args.stage2
     if args.device:
         cfg.trainer.device = args.device
+    if args.init_weights:
+        cfg.fit.init_weights = args.init_weights
+    if args.init_temperature is not None:
+        if args.init_temperature <= 0:
+            raise SystemExit(f"fit: --init-temperature must be > 0, got {args.init_temperature}")
+        cfg.fit.init_temperature = args.init_temperature
     if args.photo:
         from multineus.wild.canonical import canonical_landmarks
         from shared_utils.io.images import read_image, read_mask
@@ -237,6 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scale", type=float, default=1.0, help="image downscale of the scene folder")
     f.add_argument("--stage1", type=int, help="stage-1 steps (scene coefficients + cameras)")
     f.add_argument("--stage2", type=int, help="stage-2 steps (all layers, lower rate)")
+    f.add_argument(
+        "--init-weights",
+        choices=["uniform", "photometric"],
+        help="initial coefficients: plain mean of the training scenes, or weighted by how "
+        "well each training scene renders the new views (default: the model's config)",
+    )
+    f.add_argument(
+        "--init-temperature",
+        type=float,
+        help="softness of photometric weights (large: plain mean; small: best scene)",
+    )
     f.add_argument("--resolution", type=int, help="marching-cubes resolution")
     f.add_argument("--device", help="cpu | cuda | auto")
     f.set_defaults(func=cmd_fit)

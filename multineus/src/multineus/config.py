@@ -149,8 +149,15 @@ class FitConfig:
     mask_weight: float = 1.0
     """Weight of the mask loss while fitting: a single view's silhouette is its strongest
     shape cue (0 when the photo has no mask)."""
-    init_weights: Literal["uniform", "inverse_distance"] = "uniform"
-    """How training-scene coefficients are averaged into the new scene's initialisation."""
+    init_weights: Literal["uniform", "photometric"] = "uniform"
+    """How training-scene coefficients are averaged into the new scene's initialisation:
+    the plain mean, or weighted by each training scene's rendering error on the new views
+    (``fit.photometric_weights``)."""
+    init_temperature: float = 0.5
+    """Softness of the photometric weights, in units of the errors' spread (large: the
+    plain mean; small: the best-matching training scene)."""
+    init_rays: int = 1024
+    """Rays of the new views each training scene renders for its photometric error."""
     coefficient_prior: float = 0.0
     """Weight of a Gaussian prior that pulls the new scene's coefficients back to their
     initialisation (mean squared deviation over all entries): one view leaves much of the

@@ -1,6 +1,8 @@
 """Fitting a new scene (person) from one or a few views (shared Trainer, two stages).
 
-1. The new scene's coefficients are the (weighted) average of the training scenes'.
+1. The new scene's coefficients are the (weighted) average of the training scenes':
+   uniform, or weighted by how well each training person already explains the new
+   views (:func:`photometric_weights`).
 2. Stage 1 optimises only the scene-specific coefficients (and, optionally, per-image
    se(3) corrections and focal multipliers), at ``fit.lr``.
 3. Stage 2 fine-tunes every network parameter at the lower ``fit.stage2_lr``
@@ -39,6 +41,55 @@ def averaging_weights(
         d = np.linalg.norm(train_vectors - target[None], axis=1)
         return torch.as_tensor(1.0 / (d + 1e-3), dtype=torch.float32)
     raise ValueError(f"averaging_weights: unknown kind {kind!r} (uniform | inverse_distance)")
+
+
+@torch.no_grad()
+def _scene_errors(
+    system: MultiNeuSSystem, batch: Mapping[str, torch.Tensor], mask_weight: float
+) -> torch.Tensor:
+    """(S,) fitting error of every training scene on one batch of the new scene's rays."""
+    model = system.model
+    errors = []
+    for scene in range(model.num_scenes):
+        # Normals need the SDF's input gradient, so the render runs with autograd on.
+        with torch.enable_grad():
+            out = system.render(scene, 0, batch["view"], batch["uv"])
+        mask = batch["mask"]
+        color = ((out.color.detach() - batch["rgb"]).abs() * mask[:, None]).sum()
+        color = color / (3.0 * mask.sum().clamp_min(1.0))
+        opacity = out.opacity.detach().clamp(1e-3, 1.0 - 1e-3)
+        errors.append(color + mask_weight * torch.nn.functional.binary_cross_entropy(opacity, mask))
+    return torch.stack(errors)
+
+
+def photometric_weights(
+    cfg: MultiNeuSConfig,
+    model: MultiNeuS,
+    views: SceneViews,
+    *,
+    rays: int = 1024,
+    temperature: float = 0.5,
+    seed: int = 0,
+) -> torch.Tensor:
+    """(S,) averaging weights from how well each training scene explains the new views.
+
+    Every training scene renders the same ``rays`` random pixels of the new views (its own
+    coefficients, the new views' cameras). Its error is the fitting objective without the
+    eikonal term: colour L1 on the foreground + ``fit.mask_weight`` x BCE(opacity, mask).
+    The weights are ``exp(-(e_i - e_min) / (T (mean(e) - e_min)))``: the spread of the
+    errors sets the scale, so ``T`` is unit-free; large T gives the plain mean, T -> 0 the
+    best-matching training person alone.
+    """
+    if temperature <= 0:
+        raise ValueError(f"photometric_weights: temperature must be > 0, got {temperature}")
+    system = MultiNeuSSystem(cfg, model, [views], refine_cameras=False)
+    batch = RayBatches([views], rays=rays, length=1, seed=seed)[0]
+    errors = _scene_errors(system, batch, cfg.fit.mask_weight).double()
+    spread = float(errors.mean() - errors.min())
+    if spread <= 1e-12:
+        return torch.full((len(errors),), 1.0 / len(errors))
+    w = torch.exp(-(errors - errors.min()) / (temperature * spread))
+    return (w / w.sum()).float()
 
 
 class CoefficientPrior:
@@ -81,6 +132,15 @@ def fit_new_scene(
         the fitted model, the new scene's index, and the system (with its cameras).
     """
     model = copy.deepcopy(meta_model).cpu()
+    if weights is None and cfg.fit.init_weights == "photometric":
+        weights = photometric_weights(
+            cfg,
+            model,
+            views,
+            rays=cfg.fit.init_rays,
+            temperature=cfg.fit.init_temperature,
+            seed=cfg.trainer.seed,
+        )
     scene = model.add_scene(weights)
     cfg = copy.deepcopy(cfg)
     cfg.loss.mask = cfg.fit.mask_weight

@@ -116,3 +116,61 @@ def test_meta_training_follows_the_schedule(tmp_path) -> None:
 
     final = json.loads((tmp_path / "metrics.json").read_text())["final"]
     assert final["train/lr"] == pytest.approx(cfg.lr * warmup_cosine(4, 5, 2, 0.1))
+
+
+def _rendered_views(cfg, model: MultiNeuS, scene: int, size: int = 12) -> SceneViews:
+    """Two views of one of the model's own scenes, rendered by the model itself."""
+    from multineus.system import MultiNeuSSystem
+
+    cams = [
+        PinholeCamera(
+            intrinsics_from_fov(30.0, size, size), look_at(eye, (0.0, 0.0, 0.0)), size, size
+        )
+        for eye in ((0.0, -3.0, 0.0), (2.0, -2.0, 0.5))
+    ]
+    blank = SceneViews.from_arrays(
+        np.zeros((2, size, size, 3), np.float32), np.ones((2, size, size), bool), cams
+    )
+    system = MultiNeuSSystem(cfg, model, [blank], refine_cameras=False)
+    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    uv = torch.tensor(np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], -1), dtype=torch.float32)
+    images, masks = [], []
+    for v in range(2):
+        out = system.render(scene, 0, torch.full((len(uv),), v), uv)
+        images.append(out.color.detach().reshape(size, size, 3).numpy())
+        masks.append(out.opacity.detach().reshape(size, size).numpy() > 0.5)
+    return SceneViews.from_arrays(np.stack(images), np.stack(masks), cams)
+
+
+def test_photometric_weights_pick_the_scene_that_rendered_the_views(tmp_path) -> None:
+    from multineus.fit import photometric_weights
+
+    cfg = tiny_config()
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 16, 0
+    torch.manual_seed(0)
+    model = MultiNeuS(cfg)
+    with torch.no_grad():  # make the scenes clearly different people
+        for p in model.scene_parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    target = 2
+    views = _rendered_views(cfg, model, target)
+    w = photometric_weights(cfg, model, views, rays=144, temperature=0.5)
+    assert w.shape == (cfg.multi.num_scenes,)
+    assert float(w.sum()) == pytest.approx(1.0, abs=1e-6)
+    assert int(torch.argmax(w)) == target and float(w[target]) > 1.0 / cfg.multi.num_scenes
+    # Temperature: sharp -> the target alone; soft -> close to the plain mean.
+    sharp = photometric_weights(cfg, model, views, rays=144, temperature=1e-3)
+    assert float(sharp[target]) > 0.99
+    soft = photometric_weights(cfg, model, views, rays=144, temperature=1e3)
+    np.testing.assert_allclose(soft.numpy(), 1.0 / cfg.multi.num_scenes, atol=1e-3)
+    with pytest.raises(ValueError, match="temperature"):
+        photometric_weights(cfg, model, views, temperature=0.0)
+    # fit_new_scene uses them when the config asks: the new scene starts at their average.
+    cfg.fit.init_weights, cfg.fit.init_rays, cfg.fit.init_temperature = "photometric", 144, 1e-3
+    cfg.fit.stage1_steps = cfg.fit.stage2_steps = 0
+    fitted, scene, _ = fit_new_scene(cfg, model, views, tmp_path)
+    for p_fit, p0 in zip(fitted.scene_parameters(), model.scene_parameters(), strict=True):
+        expected = (sharp[:, None] * p0.detach().reshape(len(sharp), -1)).sum(0)
+        np.testing.assert_allclose(
+            p_fit[scene].detach().reshape(-1).numpy(), expected.numpy(), rtol=1e-4, atol=1e-6
+        )
