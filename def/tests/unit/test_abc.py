@@ -146,5 +146,5 @@ def test_curve_extraction_on_the_real_items_true_curves() -> None:
     assert nearest_distances(pred, gt).max() < 0.06
     # ... and most of the true curves are found: the misses are the engraved
     # lettering and slots smaller than the corner radius (README, "Missing").
-    assert (nearest_distances(gt, pred) < 0.05).mean() > 0.85
-    assert chamfer_distance(pred, gt) < 0.05
+    assert (nearest_distances(gt, pred) < 0.05).mean() > 0.95
+    assert chamfer_distance(pred, gt) < 0.02

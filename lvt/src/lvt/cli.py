@@ -111,7 +111,15 @@ def cmd_extract_codes(args: argparse.Namespace) -> None:
     print(f"wrote {len(paths)} code files to {args.out}")
 
 
-def _transformer_cfg(preset: str, codes_dir: Path, frames: int | None):
+def _transformer_cfg(
+    preset: str, codes_dir: Path, frames: int | None, train_frames: int | None = None
+):
+    """The preset's transformer config sized to the codes, and the training clips.
+
+    Training clips are the videos' first ``T`` latent frames, or, when the config trains
+    on shorter clips (``train_frames``), every window of that length (stride 1: a random
+    window of a random video, as the official loader crops).
+    """
     from lvt.data.codes import CodesDataset
 
     base = get_preset(preset).transformer
@@ -124,14 +132,23 @@ def _transformer_cfg(preset: str, codes_dir: Path, frames: int | None):
         else {}
     )
     k = int(index.get("codebook_size", base.codebook_size))
-    return dataclasses.replace(base, video_shape=(t, h, w), n_codebooks=nc, codebook_size=k), probe
+    clip = train_frames if train_frames is not None else base.train_frames
+    try:
+        cfg = dataclasses.replace(
+            base, video_shape=(t, h, w), n_codebooks=nc, codebook_size=k, train_frames=clip
+        )
+    except ValueError as error:
+        raise SystemExit(f"lvt train: {error}") from error
+    if cfg.train_frames is None:
+        return cfg, probe
+    return cfg, CodesDataset(codes_dir, cfg.clip_frames, stride=1)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     """Train the latent video transformer on codes; writes OUT/model.pt."""
     from lvt.train import train_transformer
 
-    cfg, dataset = _transformer_cfg(args.preset, args.codes, args.latent_frames)
+    cfg, dataset = _transformer_cfg(args.preset, args.codes, args.latent_frames, args.train_frames)
     if args.lr is not None:
         cfg = dataclasses.replace(cfg, lr=args.lr)
     _, metrics = train_transformer(
@@ -277,7 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=presets, default="paper")
     p.add_argument("--codes", type=Path, required=True, help="codes folder from extract-codes")
     p.add_argument(
-        "--latent-frames", type=int, default=None, help="clip length T (default: the preset's)"
+        "--latent-frames", type=int, default=None, help="video length T (default: the preset's)"
+    )
+    p.add_argument(
+        "--train-frames",
+        type=int,
+        default=None,
+        help="train on windows of this many latent frames, sample and evaluate on T "
+        "(default: the preset's; paper-spatial: 4)",
     )
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")

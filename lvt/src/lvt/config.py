@@ -104,6 +104,13 @@ class TransformerConfig:
     """(t, h, w) of the attention blocks (clipped to the slice shape)."""
     n_prime: int = 1
     """T0: priming latent frames (given, excluded from the loss and bits/dim)."""
+    train_frames: int | None = None
+    """Latent frames per training clip (windows of the videos); None: the whole
+    ``video_shape[0]``. The official spatial preset trains on 4-frame clips and samples
+    16: the network does not depend on T (absolute positions of a short clip are a
+    prefix of a long one's, attention blocks tile time), so a model trained on short
+    clips runs on long videos. Needs s_t = 1: with s_t > 1 a short clip's
+    slices hold different frames than a long video's, so it is refused."""
     lr: float = 2e-5
     """RMSprop learning rate (alpha 0.95, momentum 0.9, constant)."""
     batch_size: int = 64
@@ -127,6 +134,27 @@ class TransformerConfig:
             raise ValueError(
                 f"TransformerConfig.n_prime={self.n_prime} must be in [0, T={self.video_shape[0]})"
             )
+        if self.train_frames is not None:
+            st, bt = self.subscale[0], self.effective_block_shape[0]
+            if st != 1 and self.train_frames != self.video_shape[0]:
+                raise ValueError(
+                    f"TransformerConfig.train_frames={self.train_frames} needs s_t = 1 (got "
+                    f"{st}): with temporal subscaling a short clip's slices hold other frames"
+                )
+            if not (
+                self.n_prime < self.train_frames <= self.video_shape[0]
+                and self.train_frames % (st * bt) == 0
+            ):
+                raise ValueError(
+                    f"TransformerConfig.train_frames={self.train_frames} must be in "
+                    f"(n_prime={self.n_prime}, T={self.video_shape[0]}] and a multiple of "
+                    f"s_t * block_t = {st * bt}"
+                )
+
+    @property
+    def clip_frames(self) -> int:
+        """Latent frames of one training clip."""
+        return self.video_shape[0] if self.train_frames is None else self.train_frames
 
     @property
     def slice_shape(self) -> Triple:
@@ -230,9 +258,9 @@ PRESETS: dict[str, Preset] = {
         _paper_transformer((16, 1, 1), (7, 1, 1), (1, 16, 16)),
     ),
     "paper-spatial": Preset(
-        "official sizes, spatial subscale s=(1,2,2), blocks (4,8,8)",
+        "official sizes, spatial subscale s=(1,2,2), blocks (4,8,8), trained on 4-frame clips",
         VQVAEConfig(),
-        _paper_transformer((1, 2, 2), (1, 3, 3), (4, 8, 8)),
+        dataclasses.replace(_paper_transformer((1, 2, 2), (1, 3, 3), (4, 8, 8)), train_frames=4),
     ),
     "paper-spatiotemporal": Preset(
         "official sizes, spatio-temporal subscale s=(4,2,2), blocks (4,8,8)",
@@ -250,6 +278,13 @@ PRESETS: dict[str, Preset] = {
         _paper_transformer((16, 1, 1), (7, 1, 1), (1, 16, 16)),
     ),
     "tiny": Preset("CPU-sized model for tests and the demo", TINY_VQVAE, TINY_TRANSFORMER),
+    "tiny-spatial": Preset(
+        "CPU-sized spatial subscale s=(1,2,2), trained on 4-frame clips (as paper-spatial)",
+        TINY_VQVAE,
+        dataclasses.replace(
+            TINY_TRANSFORMER, subscale=(1, 2, 2), encoder_kernel=(1, 3, 3), train_frames=4
+        ),
+    ),
 }
 """Named presets (``--preset NAME`` on the command line)."""
 

@@ -30,9 +30,13 @@ def vqvae_loss(
     }
 
 
-def trainable_slices(model: LatentVideoTransformer) -> torch.Tensor:
-    """(n,) slice numbers that hold at least one non-primed position."""
-    frames = slice_frame_index(model.cfg.video_shape, model.cfg.subscale)  # (S, t', h', w')
+def trainable_slices(
+    model: LatentVideoTransformer, video_shape: tuple[int, int, int] | None = None
+) -> torch.Tensor:
+    """(n,) slice numbers that hold at least one non-primed position (of videos of
+    ``video_shape``, default the model's)."""
+    shape = model.cfg.video_shape if video_shape is None else video_shape
+    frames = slice_frame_index(shape, model.cfg.subscale)  # (S, t', h', w')
     has_free = (frames >= model.cfg.n_prime).flatten(1).any(1)
     return torch.nonzero(has_free)[:, 0]
 
@@ -51,7 +55,8 @@ def slice_loss(
     cfg = model.cfg
     logits = model(codes, slice_index)  # (B, t', h', w', n_c, K)
     target = model.slice_codes(codes, slice_index)
-    frames = slice_frame_index(cfg.video_shape, cfg.subscale).to(codes.device)[slice_index]
+    shape = (codes.shape[1], codes.shape[2], codes.shape[3])
+    frames = slice_frame_index(shape, cfg.subscale).to(codes.device)[slice_index]
     weight = (frames >= cfg.n_prime)[..., None].expand_as(target).float()
     ce = F.cross_entropy(
         logits.reshape(-1, cfg.codebook_size), target.reshape(-1), reduction="none"
@@ -65,7 +70,8 @@ def transformer_loss(
 ) -> tuple[torch.Tensor, Mapping[str, float]]:
     """Trainer loss_fn: batch (B, T, h, w, n_c) int64 latent clips; one random slice each."""
     assert isinstance(model, LatentVideoTransformer)
-    choices = trainable_slices(model).to(batch.device)
+    shape = (batch.shape[1], batch.shape[2], batch.shape[3])
+    choices = trainable_slices(model, shape).to(batch.device)
     pick = torch.randint(0, len(choices), (batch.shape[0],), device=batch.device)
     loss, _ = slice_loss(model, batch, choices[pick])
     return loss, {"bits_per_dim": float(loss.detach()) / math.log(2.0)}

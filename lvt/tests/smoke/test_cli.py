@@ -86,6 +86,19 @@ def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixt
         "ssim",
     }
     assert "i3d-weights" in results["fvd"]
+    # Spatial slicing trained on 4-frame windows (as the official DSSVT), sampled at T = 8.
+    main(["train", "--preset", "tiny-spatial", "--codes", str(tmp_path / "codes"), *common,
+          "--out", str(tmp_path / "sp")])  # fmt: skip
+    main([
+        "sample", "--transformer", str(tmp_path / "sp" / "model.pt"), "--vqvae", str(tmp_path / "vq" / "model.pt"),
+        "--codes", str(tmp_path / "codes"), "--num", "1", "--out", str(tmp_path / "sp.gif"),
+    ])  # fmt: skip
+    import numpy as np
+
+    assert np.load(tmp_path / "sp.codes.npy").shape[:2] == (1, 8)
+    with pytest.raises(SystemExit, match="train_frames"):
+        main(["train", "--preset", "tiny-spatial", "--codes", str(tmp_path / "codes"), *common,
+              "--train-frames", "3", "--out", str(tmp_path / "bad")])  # fmt: skip
 
 
 def test_parser_rejects_unknown_preset() -> None:

@@ -101,6 +101,24 @@ def test_paper_slicing_presets_follow_the_official_configs() -> None:
         assert (t.lr, t.batch_size, t.steps, t.video_shape[0]) == (2e-5, 64, 600_000, 16), name
         assert (t.embedding_dim, t.hidden_dim, t.attention_dim, t.heads) == (128, 512, 128, 8)
         assert (t.encoder_layers, t.decoder_layers, t.codebook_size) == (8, 8, 512), name
+        # N_FRAMES_PER_VIDEO_TRAIN: 4 for DSSVT (spatial), 16 for the others.
+        assert t.clip_frames == (4 if name == "paper-spatial" else 16), name
+
+
+def test_train_frames_is_checked() -> None:
+    base = get_preset("tiny-spatial").transformer
+    assert (base.subscale[0], base.clip_frames, base.video_shape[0]) == (1, 4, 8)
+    for bad, match in (
+        (3, "multiple of"),  # blocks are 2 frames long
+        (16, "must be in"),  # longer than the videos
+        (0, "must be in"),  # not longer than n_prime
+    ):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(base, train_frames=bad)
+    with pytest.raises(ValueError, match="needs s_t = 1"):
+        dataclasses.replace(get_preset("tiny").transformer, train_frames=4)
+    # The full length is always allowed (it is the default).
+    assert dataclasses.replace(get_preset("tiny").transformer, train_frames=8).clip_frames == 8
 
 
 def test_paper_vqvae_shapes_follow_the_spec() -> None:

@@ -92,3 +92,26 @@ def test_every_parameter_gets_a_gradient(n_codebooks: int) -> None:
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, missing
     assert 0 < scalars["bits_per_dim"] < 10
+
+
+def test_a_short_clip_gives_the_logits_of_a_long_video_prefix() -> None:
+    """With s_t = 1 the network does not depend on T: trained on 4-frame clips (the
+    official spatial preset), it computes on the first 4 frames of a 16-frame video
+    exactly what it computed on the clip."""
+    from lvt.config import get_preset
+    from lvt.losses import slice_loss, transformer_loss
+
+    cfg = dataclasses.replace(get_preset("tiny-spatial").transformer, video_shape=(16, 8, 8))
+    torch.manual_seed(0)
+    model = LatentVideoTransformer(cfg).eval()
+    codes = torch.randint(0, cfg.codebook_size, (2, 16, 8, 8, cfg.n_codebooks))
+    clip = codes[:, :4]
+    for index in range(cfg.n_slices):
+        s = torch.full((2,), index)
+        torch.testing.assert_close(model(clip, s), model(codes, s)[:, :4], rtol=1e-5, atol=1e-5)
+    # The training loss runs on clips and scores every non-primed code of the clip.
+    s = torch.tensor([0, 3])
+    _, n = slice_loss(model, clip, s)
+    assert int(n) == 2 * 3 * 4 * 4 * cfg.n_codebooks  # frames 1..3 of a (4, 4, 4) slice
+    loss, scalars = transformer_loss(model, clip, 0)
+    assert torch.isfinite(loss) and scalars["bits_per_dim"] > 0

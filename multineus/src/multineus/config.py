@@ -162,6 +162,9 @@ class FitConfig:
     """Weight of a Gaussian prior that pulls the new scene's coefficients back to their
     initialisation (mean squared deviation over all entries): one view leaves much of the
     head unconstrained, and the prior keeps what the photo cannot see near the average."""
+    shared_prior: float = 0.0
+    """Weight of a Gaussian prior that pulls every shared parameter back to its
+    meta-trained value in stage 2 (mean squared deviation over all entries)."""
 
 
 @dataclass

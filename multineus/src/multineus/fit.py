@@ -93,12 +93,23 @@ def photometric_weights(
 
 
 class CoefficientPrior:
-    """``neus_loss`` + weight x mean squared deviation of one scene's coefficients from
-    their values at construction (the averaged initialisation)."""
+    """``neus_loss`` + two Gaussian pulls towards where fitting started.
 
-    def __init__(self, model: MultiNeuS, scene: int, weight: float):
-        self.model, self.scene, self.weight = model, scene, weight
+    - ``weight`` x the mean squared deviation of the new scene's coefficients from their
+      values at construction (the averaged initialisation);
+    - ``shared_weight`` x the mean squared deviation of every other network parameter
+      (bases, shared layers) from its meta-trained value. It acts only in stage 2, the
+      one stage where those parameters move, and keeps one view from re-shaping what the
+      other training people taught the shared layers.
+    """
+
+    def __init__(self, model: MultiNeuS, scene: int, weight: float, shared_weight: float = 0.0):
+        self.model, self.scene = model, scene
+        self.weight, self.shared_weight = weight, shared_weight
         self.init = [p[scene].detach().clone() for p in model.scene_parameters()]
+        scene_ids = {id(p) for p in model.scene_parameters()}
+        self.shared = [p for p in model.parameters() if id(p) not in scene_ids]
+        self.shared_init = [p.detach().clone() for p in self.shared] if shared_weight > 0 else []
 
     def deviation(self) -> torch.Tensor:
         """Mean squared deviation over every coefficient entry of the scene."""
@@ -109,13 +120,28 @@ class CoefficientPrior:
         count = sum(p0.numel() for p0 in self.init)
         return torch.as_tensor(total) / count
 
+    def shared_deviation(self) -> torch.Tensor:
+        """Mean squared deviation over every shared parameter entry (0 when unused)."""
+        if not self.shared_init:
+            return torch.zeros(())
+        total = sum(
+            ((p - p0.to(p.device)) ** 2).sum()
+            for p, p0 in zip(self.shared, self.shared_init, strict=True)
+        )
+        return torch.as_tensor(total) / sum(p0.numel() for p0 in self.shared_init)
+
     def __call__(
         self, system: torch.nn.Module, batch: Mapping[str, torch.Tensor], step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
         loss, scalars = neus_loss(system, batch, step)
         dev = self.deviation()
         scalars["coefficient_deviation"] = float(dev.detach())
-        return loss + self.weight * dev.to(loss.device), scalars
+        loss = loss + self.weight * dev.to(loss.device)
+        if self.shared_init:
+            shared = self.shared_deviation()
+            scalars["shared_deviation"] = float(shared.detach())
+            loss = loss + self.shared_weight * shared.to(loss.device)
+        return loss, scalars
 
 
 def fit_new_scene(
@@ -148,8 +174,8 @@ def fit_new_scene(
     run = Path(run_dir)
     fc = cfg.fit
     loss_fn = neus_loss
-    if fc.coefficient_prior > 0:
-        loss_fn = CoefficientPrior(model, scene, fc.coefficient_prior)
+    if fc.coefficient_prior > 0 or fc.shared_prior > 0:
+        loss_fn = CoefficientPrior(model, scene, fc.coefficient_prior, fc.shared_prior)
     stages = [
         ("stage1", fc.stage1_steps, lambda: model.scene_parameters(), fc.lr),
         ("stage2", fc.stage2_steps, lambda: list(model.parameters()), fc.stage2_lr),

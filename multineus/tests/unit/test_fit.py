@@ -174,3 +174,43 @@ def test_photometric_weights_pick_the_scene_that_rendered_the_views(tmp_path) ->
         np.testing.assert_allclose(
             p_fit[scene].detach().reshape(-1).numpy(), expected.numpy(), rtol=1e-4, atol=1e-6
         )
+
+
+def test_shared_prior_value_gradient_and_pull(tmp_path) -> None:
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = MultiNeuS(cfg)
+    scene = model.add_scene()
+    prior = CoefficientPrior(model, scene, weight=0.0, shared_weight=1.0)
+    assert float(prior.shared_deviation()) == 0.0
+    coeff_ids = {id(p) for p in model.scene_parameters()}
+    shared = [p for p in model.parameters() if id(p) not in coeff_ids]
+    count = sum(p.numel() for p in shared)
+    with torch.no_grad():
+        shared[0].add_(0.5)  # one shared tensor moves
+        model.scene_parameters()[0][scene] += 9.0  # coefficients: not this prior's term
+    assert float(prior.shared_deviation()) == pytest.approx(0.25 * shared[0].numel() / count)
+    prior.shared_deviation().backward()
+    grad = shared[0].grad
+    assert grad is not None
+    torch.testing.assert_close(grad, torch.full_like(grad, 1.0 / count))
+    assert model.scene_parameters()[0].grad is None
+    # Stage 2 with a strong shared prior leaves the shared layers closer to the meta weights.
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.fit.stage1_steps, cfg.fit.stage2_steps, cfg.fit.refine_cameras = 0, 15, False
+    cfg.fit.stage2_lr = 1e-3
+    cfg.trainer.log_every = 0
+    meta = MultiNeuS(cfg)
+    drift = {}
+    for weight in (0.0, 1e5):
+        cfg.fit.shared_prior = weight
+        torch.manual_seed(0)
+        fitted, _, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path / str(weight))
+        ids = {id(p) for p in fitted.scene_parameters()}
+        drift[weight] = sum(
+            float((p - p0).abs().sum())
+            for (p, p0) in zip(fitted.parameters(), meta.parameters(), strict=True)
+            if id(p) not in ids
+        )
+    assert drift[1e5] < 0.5 * drift[0.0], drift

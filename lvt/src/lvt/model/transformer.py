@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lvt.config import TransformerConfig
+from lvt.config import TransformerConfig, Triple
 from lvt.model.layers import BlockSelfAttentionLayer, MaskedConv3d, sinusoid_3d
 from lvt.model.subscale import from_slices, to_slices
 
@@ -70,6 +70,14 @@ class ChannelPredictor(nn.Module):
         )
 
 
+def _slice_numbers(video_shape: Triple, subscale: Triple) -> torch.Tensor:
+    """(T, h, w) int64: the slice each position of a video belongs to."""
+    st, sh, sw = subscale
+    slice_shape = (video_shape[0] // st, video_shape[1] // sh, video_shape[2] // sw)
+    numbers = torch.arange(st * sh * sw).reshape(1, -1, 1, 1, 1).expand(1, -1, *slice_shape)
+    return from_slices(numbers, subscale)[0].clone()
+
+
 class LatentVideoTransformer(nn.Module):
     """p(Z) over latent videos Z in [K]^{T x h x w x n_c}, factorised as in eq. (2)."""
 
@@ -109,9 +117,23 @@ class LatentVideoTransformer(nn.Module):
         self.register_buffer("positions", sinusoid_3d(cfg.slice_shape, d), persistent=False)
         offsets = torch.arange(nc) * k
         self.register_buffer("code_offsets", offsets, persistent=False)
-        numbers = torch.arange(cfg.n_slices).reshape(1, -1, 1, 1, 1).expand(1, -1, *cfg.slice_shape)
-        video_slice = from_slices(numbers, cfg.subscale).clone()  # slice number of each position
-        self.register_buffer("slice_of_position", video_slice[0], persistent=False)
+        self.register_buffer(
+            "slice_of_position", _slice_numbers(cfg.video_shape, cfg.subscale), persistent=False
+        )
+
+    def slice_positions(self, slice_shape: tuple[int, ...]) -> torch.Tensor:
+        """(t', h', w', d) positional encodings of a slice grid (any clip length)."""
+        if tuple(self.positions.shape[:3]) == tuple(slice_shape):
+            return self.positions
+        shape = (slice_shape[0], slice_shape[1], slice_shape[2])
+        return sinusoid_3d(shape, self.cfg.hidden_dim).to(self.positions.device)
+
+    def position_slices(self, video_shape: tuple[int, ...]) -> torch.Tensor:
+        """(T, h, w) slice number of every position of a video of this shape."""
+        if tuple(self.slice_of_position.shape) == tuple(video_shape):
+            return self.slice_of_position
+        shape = (video_shape[0], video_shape[1], video_shape[2])
+        return _slice_numbers(shape, self.cfg.subscale).to(self.slice_of_position.device)
 
     def embed(self, table: nn.Embedding, codes: torch.Tensor) -> torch.Tensor:
         """(..., n_c) codes -> (..., d_e): the sum of the per-codebook embeddings."""
@@ -127,7 +149,8 @@ class LatentVideoTransformer(nn.Module):
         Returns:
             (B, t', h', w', d) on the slice grid.
         """
-        known = self.slice_of_position[None] < slice_index[:, None, None, None]  # (B, T, h, w)
+        slices = self.position_slices(codes.shape[1:4])
+        known = slices[None] < slice_index[:, None, None, None]  # (B, T, h, w)
         x = self.embed(self.encoder_embedding, codes) * known[..., None]
         x = x.permute(0, 4, 1, 2, 3)
         pad: list[int] = []
@@ -136,7 +159,7 @@ class LatentVideoTransformer(nn.Module):
             pad += [total // 2, total - total // 2]
         x = self.encoder_conv(F.pad(x, pad)).permute(0, 2, 3, 4, 1)
         x = x + self.slice_embedding(slice_index)[:, None, None, None, :]
-        x = self.encoder_in(x) + self.positions
+        x = self.encoder_in(x) + self.slice_positions(x.shape[1:4])
         for layer in self.encoder_layers:
             x = layer(x)
         return self.encoder_norm(x)
@@ -144,7 +167,7 @@ class LatentVideoTransformer(nn.Module):
     def decoder_input(self, slice_codes: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """(B, t', h', w', n_c), (B, t', h', w', d) -> the first decoder layer's input."""
         x = self.decoder_conv(self.embed(self.decoder_embedding, slice_codes))
-        return x + self.positions + self.condition(context)
+        return x + self.slice_positions(x.shape[1:4]) + self.condition(context)
 
     def decode(self, slice_codes: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """(B, t', h', w', n_c), (B, t', h', w', d) -> (B, t', h', w', d) decoder output."""
