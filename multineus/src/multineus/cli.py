@@ -80,6 +80,12 @@ def cmd_fit(args: argparse.Namespace) -> None:
         cfg.trainer.device = args.device
     if args.init_weights:
         cfg.fit.init_weights = args.init_weights
+    for name in ("coefficient_prior", "shared_prior"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 0:
+                raise SystemExit(f"fit: --{name.replace('_', '-')} must be >= 0, got {value}")
+            setattr(cfg.fit, name, value)
     if args.init_temperature is not None:
         if args.init_temperature <= 0:
             raise SystemExit(f"fit: --init-temperature must be > 0, got {args.init_temperature}")
@@ -248,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["uniform", "photometric"],
         help="initial coefficients: plain mean of the training scenes, or weighted by how "
         "well each training scene renders the new views (default: the model's config)",
+    )
+    f.add_argument(
+        "--coefficient-prior",
+        type=float,
+        help="weight of the pull of the new coefficients to their initial average",
+    )
+    f.add_argument(
+        "--shared-prior",
+        type=float,
+        help="weight of the pull of the shared layers to their meta-trained values (stage 2)",
     )
     f.add_argument(
         "--init-temperature",

@@ -87,3 +87,25 @@ def test_scene_views_validate_and_ray_batches_are_reproducible() -> None:
     assert first_item([a]) is a
     with pytest.raises(ValueError, match=r"batch_size=1"):
         first_item([a, b])
+
+
+def test_fit_command_on_an_idr_scene(tmp_path) -> None:
+    """`multineus fit --scene` on an IDR folder, with the averaging and prior options."""
+    import yaml
+
+    from multineus.cli import main
+
+    _write_idr(tmp_path / "scene")
+    main(["train", str(tmp_path / "m"), "--steps", "1", "--heads", "2"])
+    fit = ["fit", str(tmp_path / "m"), str(tmp_path / "f"), "--scene", str(tmp_path / "scene")]
+    main([*fit, "--stage1", "1", "--stage2", "1", "--resolution", "16",
+          "--init-weights", "photometric", "--init-temperature", "0.5",
+          "--coefficient-prior", "5", "--shared-prior", "10"])  # fmt: skip
+    assert (tmp_path / "f" / "mesh.ply").stat().st_size > 0
+    saved = yaml.safe_load((tmp_path / "f" / "run" / "stage2" / "config.yaml").read_text())
+    fit_cfg = saved["fit"]
+    assert fit_cfg["init_weights"] == "photometric" and fit_cfg["init_temperature"] == 0.5
+    assert fit_cfg["coefficient_prior"] == 5.0 and fit_cfg["shared_prior"] == 10.0
+    for flag, value in (("--shared-prior", "-1"), ("--init-temperature", "0")):
+        with pytest.raises(SystemExit, match=flag):
+            main([*fit, flag, value])
