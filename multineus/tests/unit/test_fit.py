@@ -26,6 +26,25 @@ def _one_view() -> SceneViews:
     return SceneViews.from_arrays(img, mask, [cam])
 
 
+def _prior_fits(
+    cfg, field: str, weights: tuple[float, ...], stages: tuple[int, int], tmp_path
+) -> tuple[MultiNeuS, dict[float, tuple[MultiNeuS, int]]]:
+    """One cheap fit of the one-view scene per value of a FitConfig prior weight."""
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.fit.stage1_steps, cfg.fit.stage2_steps = stages
+    cfg.fit.refine_cameras = False
+    cfg.trainer.log_every = 0
+    meta = MultiNeuS(cfg)
+    fits = {}
+    for weight in weights:
+        setattr(cfg.fit, field, weight)
+        torch.manual_seed(0)
+        fitted, new, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path / f"{field}{weight}")
+        fits[weight] = (fitted, new)
+    return meta, fits
+
+
 def test_stage1_moves_only_the_new_coefficients(tmp_path) -> None:
     cfg = tiny_config()
     cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
@@ -69,16 +88,9 @@ def test_coefficient_prior_value_gradient_and_pull(tmp_path) -> None:
     assert grad is not None and torch.count_nonzero(grad[:scene]) == 0
     torch.testing.assert_close(grad[scene], torch.full_like(grad[scene], 0.6 / count))
     # fitting with a strong prior stays much closer to the average than without
-    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
-    cfg.rays_per_batch = 16
-    cfg.fit.stage1_steps, cfg.fit.stage2_steps, cfg.fit.refine_cameras = 20, 0, False
-    cfg.trainer.log_every = 0
-    meta = MultiNeuS(cfg)
+    meta, fits = _prior_fits(cfg, "coefficient_prior", (0.0, 1000.0), (20, 0), tmp_path)
     drift = {}
-    for weight in (0.0, 1000.0):
-        cfg.fit.coefficient_prior = weight
-        torch.manual_seed(0)
-        fitted, new, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path / str(weight))
+    for weight, (fitted, new) in fits.items():
         drift[weight] = sum(
             float((p[new] - p0.mean(0)).abs().sum())
             for p, p0 in zip(fitted.scene_parameters(), meta.scene_parameters(), strict=True)
@@ -196,17 +208,10 @@ def test_shared_prior_value_gradient_and_pull(tmp_path) -> None:
     torch.testing.assert_close(grad, torch.full_like(grad, 1.0 / count))
     assert model.scene_parameters()[0].grad is None
     # Stage 2 with a strong shared prior leaves the shared layers closer to the meta weights.
-    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
-    cfg.rays_per_batch = 16
-    cfg.fit.stage1_steps, cfg.fit.stage2_steps, cfg.fit.refine_cameras = 0, 15, False
     cfg.fit.stage2_lr = 1e-3
-    cfg.trainer.log_every = 0
-    meta = MultiNeuS(cfg)
+    meta, fits = _prior_fits(cfg, "shared_prior", (0.0, 1e5), (0, 15), tmp_path)
     drift = {}
-    for weight in (0.0, 1e5):
-        cfg.fit.shared_prior = weight
-        torch.manual_seed(0)
-        fitted, _, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path / str(weight))
+    for weight, (fitted, _) in fits.items():
         ids = {id(p) for p in fitted.scene_parameters()}
         drift[weight] = sum(
             float((p - p0).abs().sum())
