@@ -88,13 +88,9 @@ def order_points(points: np.ndarray, link_radius: float) -> tuple[np.ndarray, bo
     while order[-1] != far:
         order.append(int(pred[order[-1]]))
     path = pts[order[::-1]]
-    closed = bool(_gap(path[:3], path[-3:]) < radius and float(dist[end]) > 8 * link_radius)
+    gap = float(nearest_distances(path[:3], path[-3:]).min())
+    closed = bool(gap < radius and float(dist[end]) > 8 * link_radius)
     return path, closed
-
-
-def _gap(a: np.ndarray, b: np.ndarray) -> float:
-    """Smallest distance between two small point sets (K, 3) and (L, 3)."""
-    return float(np.linalg.norm(a[:, None] - b[None], axis=-1).min())
 
 
 def centre_line(path: np.ndarray, band: np.ndarray, step: float, radius: float) -> np.ndarray:
