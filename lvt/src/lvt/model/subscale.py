@@ -83,6 +83,13 @@ def _slice_shape(video_shape: Triple, s: Triple) -> Triple:
     return (video_shape[0] // s[0], video_shape[1] // s[1], video_shape[2] // s[2])
 
 
+def slice_numbers(video_shape: Triple, s: Triple) -> torch.Tensor:
+    """The slice every position of the video belongs to: (T, h, w) int64."""
+    slice_shape = _slice_shape(video_shape, s)
+    numbers = torch.arange(s[0] * s[1] * s[2]).reshape(1, -1, 1, 1, 1).expand(1, -1, *slice_shape)
+    return from_slices(numbers, s)[0].clone()
+
+
 def slice_frame_index(video_shape: Triple, s: Triple) -> torch.Tensor:
     """The video frame of every slice position: (S, t', h', w') int64."""
     t, h, w = video_shape

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lvt.config import TransformerConfig, Triple
+from lvt.config import TransformerConfig
 from lvt.model.layers import BlockSelfAttentionLayer, MaskedConv3d, sinusoid_3d
-from lvt.model.subscale import from_slices, to_slices
+from lvt.model.subscale import from_slices, slice_numbers, to_slices
 
 
 class ChannelPredictor(nn.Module):
@@ -70,14 +70,6 @@ class ChannelPredictor(nn.Module):
         )
 
 
-def _slice_numbers(video_shape: Triple, subscale: Triple) -> torch.Tensor:
-    """(T, h, w) int64: the slice each position of a video belongs to."""
-    st, sh, sw = subscale
-    slice_shape = (video_shape[0] // st, video_shape[1] // sh, video_shape[2] // sw)
-    numbers = torch.arange(st * sh * sw).reshape(1, -1, 1, 1, 1).expand(1, -1, *slice_shape)
-    return from_slices(numbers, subscale)[0].clone()
-
-
 class LatentVideoTransformer(nn.Module):
     """p(Z) over latent videos Z in [K]^{T x h x w x n_c}, factorised as in eq. (2)."""
 
@@ -118,7 +110,7 @@ class LatentVideoTransformer(nn.Module):
         offsets = torch.arange(nc) * k
         self.register_buffer("code_offsets", offsets, persistent=False)
         self.register_buffer(
-            "slice_of_position", _slice_numbers(cfg.video_shape, cfg.subscale), persistent=False
+            "slice_of_position", slice_numbers(cfg.video_shape, cfg.subscale), persistent=False
         )
 
     def slice_positions(self, slice_shape: tuple[int, ...]) -> torch.Tensor:
@@ -133,7 +125,7 @@ class LatentVideoTransformer(nn.Module):
         if tuple(self.slice_of_position.shape) == tuple(video_shape):
             return self.slice_of_position
         shape = (video_shape[0], video_shape[1], video_shape[2])
-        return _slice_numbers(shape, self.cfg.subscale).to(self.slice_of_position.device)
+        return slice_numbers(shape, self.cfg.subscale).to(self.slice_of_position.device)
 
     def embed(self, table: nn.Embedding, codes: torch.Tensor) -> torch.Tensor:
         """(..., n_c) codes -> (..., d_e): the sum of the per-codebook embeddings."""
