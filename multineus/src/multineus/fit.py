@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 from multineus.config import MultiNeuSConfig
 from multineus.data.scenes import RayBatches, SceneViews, first_item
 from multineus.model.multineus import MultiNeuS
-from multineus.system import MultiNeuSSystem, neus_loss
+from multineus.system import MultiNeuSSystem, image_losses, neus_loss
 from shared_utils.train.trainer import Trainer
 
 
@@ -47,18 +48,18 @@ def averaging_weights(
 def _scene_errors(
     system: MultiNeuSSystem, batch: Mapping[str, torch.Tensor], mask_weight: float
 ) -> torch.Tensor:
-    """(S,) fitting error of every training scene on one batch of the new scene's rays."""
+    """(S,) fitting error of every training scene on one batch of the new scene's rays:
+    colour L1 on the foreground + ``mask_weight`` x BCE(opacity, mask)."""
     model = system.model
+    # The person's appearance only: L1 on the foreground whatever the training loss.
+    loss_cfg = dataclasses.replace(system.cfg.loss, color="l1", color_on="foreground")
     errors = []
     for scene in range(model.num_scenes):
         # Normals need the SDF's input gradient, so the render runs with autograd on.
         with torch.enable_grad():
             out = system.render(scene, 0, batch["view"], batch["uv"])
-        mask = batch["mask"]
-        color = ((out.color.detach() - batch["rgb"]).abs() * mask[:, None]).sum()
-        color = color / (3.0 * mask.sum().clamp_min(1.0))
-        opacity = out.opacity.detach().clamp(1e-3, 1.0 - 1e-3)
-        errors.append(color + mask_weight * torch.nn.functional.binary_cross_entropy(opacity, mask))
+        color, mask = image_losses(out, batch, loss_cfg)
+        errors.append(color + mask_weight * mask)
     return torch.stack(errors)
 
 
@@ -92,6 +93,14 @@ def photometric_weights(
     return (w / w.sum()).float()
 
 
+def _mean_squared_deviation(
+    current: Sequence[torch.Tensor], start: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Mean over every entry of (current - start)^2 across matching tensor lists."""
+    total = sum(((p - p0.to(p.device)) ** 2).sum() for p, p0 in zip(current, start, strict=True))
+    return torch.as_tensor(total) / sum(p0.numel() for p0 in start)
+
+
 class CoefficientPrior:
     """``neus_loss`` + two Gaussian pulls towards where fitting started.
 
@@ -113,22 +122,14 @@ class CoefficientPrior:
 
     def deviation(self) -> torch.Tensor:
         """Mean squared deviation over every coefficient entry of the scene."""
-        total = sum(
-            ((p[self.scene] - p0.to(p.device)) ** 2).sum()
-            for p, p0 in zip(self.model.scene_parameters(), self.init, strict=True)
-        )
-        count = sum(p0.numel() for p0 in self.init)
-        return torch.as_tensor(total) / count
+        current = [p[self.scene] for p in self.model.scene_parameters()]
+        return _mean_squared_deviation(current, self.init)
 
     def shared_deviation(self) -> torch.Tensor:
         """Mean squared deviation over every shared parameter entry (0 when unused)."""
         if not self.shared_init:
             return torch.zeros(())
-        total = sum(
-            ((p - p0.to(p.device)) ** 2).sum()
-            for p, p0 in zip(self.shared, self.shared_init, strict=True)
-        )
-        return torch.as_tensor(total) / sum(p0.numel() for p0 in self.shared_init)
+        return _mean_squared_deviation(self.shared, self.shared_init)
 
     def __call__(
         self, system: torch.nn.Module, batch: Mapping[str, torch.Tensor], step: int

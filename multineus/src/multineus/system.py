@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from multineus.config import MultiNeuSConfig
+from multineus.config import LossConfig, MultiNeuSConfig
 from multineus.data.scenes import SceneViews
 from multineus.model.cameras import CameraRefinement
 from multineus.model.multineus import MultiNeuS
@@ -46,6 +46,19 @@ class MultiNeuSSystem(nn.Module):
         return render_rays(self.model, scene, o, d, self.cfg.renderer)
 
 
+def image_losses(
+    out: RenderResult, batch: Mapping[str, torch.Tensor], cfg: LossConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The colour loss (L1 or L2 over the foreground, or every ray with
+    ``color_on = "all"``) and BCE(opacity, mask) of rendered rays against their pixels."""
+    mask = batch["mask"]
+    err = (out.color - batch["rgb"]).abs() if cfg.color == "l1" else (out.color - batch["rgb"]) ** 2
+    region = mask if cfg.color_on == "foreground" else torch.ones_like(mask)
+    color_loss = (err * region[:, None]).sum() / (3.0 * region.sum().clamp_min(1.0))
+    opacity = out.opacity.clamp(1e-3, 1.0 - 1e-3)
+    return color_loss, nn.functional.binary_cross_entropy(opacity, mask)
+
+
 def neus_loss(
     system: nn.Module, batch: Mapping[str, torch.Tensor], step: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -54,12 +67,7 @@ def neus_loss(
     assert isinstance(system, MultiNeuSSystem)
     cfg = system.cfg.loss
     out = system.render(int(batch["scene"]), int(batch["slot"]), batch["view"], batch["uv"])
-    mask = batch["mask"]
-    err = (out.color - batch["rgb"]).abs() if cfg.color == "l1" else (out.color - batch["rgb"]) ** 2
-    region = mask if cfg.color_on == "foreground" else torch.ones_like(mask)
-    color_loss = (err * region[:, None]).sum() / (3.0 * region.sum().clamp_min(1.0))
-    opacity = out.opacity.clamp(1e-3, 1.0 - 1e-3)
-    mask_loss = nn.functional.binary_cross_entropy(opacity, mask)
+    color_loss, mask_loss = image_losses(out, batch, cfg)
     loss = color_loss + cfg.eikonal * out.eikonal + cfg.mask * mask_loss
     with torch.no_grad():
         mse = ((out.color - batch["rgb"]) ** 2).mean()
