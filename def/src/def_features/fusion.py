@@ -89,6 +89,7 @@ def fuse_views(
     implementation: str = "auto",
     interpolation: str = "nearest",
     radius_px: float = 1.0,
+    device: str | torch.device = "cpu",
 ) -> FusedField:
     """Fuse per-view predictions (each (H, W)) into a per-point field.
 
@@ -97,9 +98,19 @@ def fuse_views(
     target pixel centres from its points within ``radius_px`` pixels
     (:func:`~def_features.kernels.reproject.reproject_interpolate`), the paper's
     neighbour-limited interpolation; both combine sources by ``mode``.
+    ``implementation`` goes to both kernels; the re-projection runs on ``device``
+    (``"auto"`` takes the Triton kernels when that is a CUDA device).
     """
     return fuse_views_modes(
-        views, predictions, tolerance, (mode,), truncation, implementation, interpolation, radius_px
+        views,
+        predictions,
+        tolerance,
+        (mode,),
+        truncation,
+        implementation,
+        interpolation,
+        radius_px,
+        device,
     )[mode]
 
 
@@ -116,6 +127,7 @@ def fuse_views_modes(
     implementation: str = "auto",
     interpolation: str = "nearest",
     radius_px: float = 1.0,
+    device: str | torch.device = "cpu",
 ) -> dict[str, FusedField]:
     """:func:`fuse_views` for several combination modes in one pass (mode -> field).
 
@@ -130,19 +142,31 @@ def fuse_views_modes(
             f"fuse_views: interpolation must be 'nearest' or 'idw', got {interpolation!r}"
         )
     srcs = [
-        (torch.from_numpy(sc.points[sc.mask]).float(), torch.from_numpy(p[sc.mask]).float())
+        (
+            torch.from_numpy(sc.points[sc.mask]).float().to(device),
+            torch.from_numpy(p[sc.mask]).float().to(device),
+        )
         for (_, sc), p in zip(views, predictions)
     ]
     fused: dict[str, list[np.ndarray]] = {mode: [] for mode in modes}
     pts, own, vidx = [], [], []
     for t, (view, sc) in enumerate(views):
-        cam = torch.from_numpy(view.cam_from_world).float()
-        depth = torch.from_numpy(sc.depth).float()
+        cam = torch.from_numpy(view.cam_from_world).float().to(device)
+        depth = torch.from_numpy(sc.depth).float().to(device)
         outs: dict[str, torch.Tensor] = {}
         if interpolation == "idw":
             stack = torch.stack(
                 [
-                    reproject_interpolate(p, v, cam, depth, view.pixel_size, tolerance, radius_px)
+                    reproject_interpolate(
+                        p,
+                        v,
+                        cam,
+                        depth,
+                        view.pixel_size,
+                        tolerance,
+                        radius_px,
+                        implementation=implementation,
+                    )
                     for p, v in srcs
                 ]
             )
@@ -155,7 +179,7 @@ def fuse_views_modes(
                     outs[mode] = truncated_mean(total, keep.sum(0), truncation)
         else:
             if "min" in modes:
-                out = torch.full(depth.shape, float("inf"))
+                out = torch.full(depth.shape, float("inf"), device=depth.device)
                 for p, v in srcs:
                     reproject_min(
                         p,
@@ -169,22 +193,20 @@ def fuse_views_modes(
                     )
                 outs["min"] = out
             if "mean" in modes:
-                total = torch.zeros(depth.numel(), dtype=torch.float64)
-                count = torch.zeros(depth.numel(), dtype=torch.float64)
+                total = torch.zeros(depth.numel(), dtype=torch.float64, device=depth.device)
+                count = torch.zeros(depth.numel(), dtype=torch.float64, device=depth.device)
                 for p, v in srcs:
                     flat, ok = _pixel_targets(p, cam, depth, view.pixel_size, tolerance)
                     keep = ok & (v < truncation)
                     total.index_add_(0, flat[keep], v[keep].double())
-                    count.index_add_(
-                        0, flat[keep], torch.ones(int(keep.sum()), dtype=torch.float64)
-                    )
+                    count.index_add_(0, flat[keep], keep[keep].double())
                 outs["mean"] = truncated_mean(total, count, truncation).reshape(depth.shape).float()
         m = sc.mask
         pts.append(sc.points[m])
         own.append(predictions[t][m])
         vidx.append(np.full(int(m.sum()), t))
         for mode in modes:
-            fused[mode].append(np.minimum(outs[mode].numpy()[m], truncation))
+            fused[mode].append(np.minimum(outs[mode].cpu().numpy()[m], truncation))
     points, single, index = np.concatenate(pts), np.concatenate(own), np.concatenate(vidx)
     return {mode: FusedField(points, single, np.concatenate(fused[mode]), index) for mode in modes}
 

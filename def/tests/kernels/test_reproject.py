@@ -1,4 +1,4 @@
-"""Kernel 2: re-projection with z-test and min-combination."""
+"""Kernel 2: re-projection with a z-test: min-combination and interpolation."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from def_features.config import preset
+from def_features.data.items import procedural_item
 from def_features.data.procedural import make_part
 from def_features.data.scan import make_scene, scan, view_looking_at
-from def_features.kernels.reproject import reproject_min
+from def_features.fusion import fuse_views_modes, scan_views
+from def_features.kernels.reproject import reproject_interpolate, reproject_min
 from shared_utils.kernels import assert_close
 
 
@@ -83,3 +86,96 @@ def test_z_test_and_min_combination() -> None:
             pts[:1], torch.tensor([0.05]), cam, depth, 1.0, 0.1, out, implementation=impl
         )
         assert float(out[2, 2]) == pytest.approx(0.05)
+
+
+def _interpolate_both(pts, values, view, sc, radius, tol=0.2):
+    args = (
+        pts,
+        values,
+        torch.from_numpy(view.cam_from_world).float(),
+        torch.from_numpy(sc.depth).float(),
+        view.pixel_size,
+        tol,
+    )
+    ref = reproject_interpolate(*args, radius_px=radius, implementation="torch")
+    tri = reproject_interpolate(*args, radius_px=radius, implementation="triton")
+    return ref, tri
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 1.5])
+@pytest.mark.parametrize("n_points", [1, 100, None])
+def test_interpolate_triton_matches_reference_across_views(
+    n_points: int | None, radius: float
+) -> None:
+    s1, _, s2, v2 = _views()
+    pts = torch.from_numpy(s1.points[s1.mask]).float()[:n_points]
+    if n_points is None:  # every point of the source view
+        assert pts.shape[0] > 400
+    values = torch.rand(pts.shape[0], generator=torch.Generator().manual_seed(len(pts)))
+    ref, tri = _interpolate_both(pts, values, v2, s2, radius)
+    finite = torch.isfinite(ref)
+    assert torch.equal(torch.isfinite(tri), finite), "pixels with an estimate differ"
+    assert_close(tri[finite], ref[finite], rtol=1e-5, atol=0.0, name="interpolated values")
+    if n_points is None:
+        # The views overlap: a pixel disc of radius r around each carried point.
+        assert int(finite.sum()) > 100 * radius
+        # Interpolated values stay inside the range of the source values.
+        assert float(ref[finite].min()) >= float(values.min()) - 1e-6
+        assert float(ref[finite].max()) <= float(values.max()) + 1e-6
+
+
+@pytest.mark.parametrize("impl", ["torch", "triton"])
+def test_interpolating_a_view_into_itself_returns_its_values(impl: str) -> None:
+    s1, v1, _, _ = _views()
+    mask = torch.from_numpy(s1.mask)
+    values = torch.rand(int(mask.sum()), generator=torch.Generator().manual_seed(3))
+    out = reproject_interpolate(
+        torch.from_numpy(s1.points[s1.mask]).float(),
+        values,
+        torch.from_numpy(v1.cam_from_world).float(),
+        torch.from_numpy(s1.depth).float(),
+        v1.pixel_size,
+        1e-3,
+        radius_px=1.0,
+        implementation=impl,
+    )
+    # Each point sits on its own pixel centre (weight ~1e6) and its four side
+    # neighbours are one pixel away (weight ~1): ~4e-6 of their differences leak in.
+    expected = torch.full(mask.shape, float("inf"))
+    expected[mask] = values
+    assert torch.equal(torch.isfinite(out), mask)
+    assert_close(out[mask], values, rtol=0.0, atol=1e-5, name=f"{impl} self interpolation")
+
+
+def test_interpolate_far_points_and_bad_implementation() -> None:
+    # Points projecting ~1e12 pixels away (and behind) must not wrap into the image
+    # through an integer overflow in the kernel.
+    cam = torch.eye(4)
+    depth = torch.full((4, 4), 10.0)
+    pts = torch.tensor([[1e11, 0.0, 10.0], [0.0, -3e11, 10.0], [0.25, 0.25, 10.0]])
+    vals = torch.tensor([0.1, 0.2, 0.7])
+    for impl in ("torch", "triton"):
+        out = reproject_interpolate(pts, vals, cam, depth, 1.0, 0.1, 1.5, implementation=impl)
+        finite = torch.isfinite(out)
+        # Only the third point counts: pixel (2, 2) and the centres within 1.5 pixels
+        # of (2.25, 2.25), all with its value.
+        assert int(finite.sum()) == 8, impl
+        assert_close(out[finite], torch.full((8,), 0.7), name=impl)
+    with pytest.raises(ValueError, match="reproject_interpolate: implementation"):
+        reproject_interpolate(pts, vals, cam, depth, 1.0, 0.1, implementation="cuda")
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "idw"])
+def test_fusion_with_triton_equals_fusion_with_torch(interpolation: str) -> None:
+    item = procedural_item(3, preset("tiny").data)
+    views = scan_views(item.vertices, item.faces, 3, 0.2, 32)
+    rng = np.random.default_rng(0)
+    preds = [rng.uniform(0, 1.2, sc.depth.shape) for _, sc in views]
+    fields = {
+        impl: fuse_views_modes(
+            views, preds, 0.1, ("min",), implementation=impl, interpolation=interpolation
+        )["min"]
+        for impl in ("torch", "triton")
+    }
+    np.testing.assert_allclose(fields["triton"].fused, fields["torch"].fused, rtol=1e-5)
+    assert (fields["torch"].fused < 1.0).mean() > 0.5  # something was fused
