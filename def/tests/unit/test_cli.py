@@ -15,7 +15,16 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for cmd in ("make-dataset", "train", "eval", "fuse", "curves", "demo"):
+    for cmd in (
+        "make-dataset",
+        "annotate-scans",
+        "convert-scans",
+        "train",
+        "eval",
+        "fuse",
+        "curves",
+        "demo",
+    ):
         assert cmd in out
         with pytest.raises(SystemExit):
             build_parser().parse_args([cmd, "--help"])

@@ -40,6 +40,9 @@ class ABCFeatures:
     """Curves of the supported types (Line, Circle, BSpline), sharp or not."""
     skipped_types: dict[str, int]
     """Counts of curve types that are not supported (e.g. Ellipse), by name."""
+    num_surfaces: int = 0
+    """Length of the file's ``surfaces`` list (0 when it has none); the DEF-Scan
+    annotation stores it per view."""
 
     @property
     def sharp_curves(self) -> list[Curve]:
@@ -142,7 +145,8 @@ def read_abc_features(path: str | Path) -> ABCFeatures:
             skipped[str(entry.get("type"))] = skipped.get(str(entry.get("type")), 0) + 1
         else:
             curves.append(parsed)
-    return ABCFeatures(curves, skipped)
+    surfaces = data.get("surfaces")
+    return ABCFeatures(curves, skipped, len(surfaces) if isinstance(surfaces, list) else 0)
 
 
 def read_abc_meshes(paths: list[Path], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

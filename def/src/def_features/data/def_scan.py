@@ -16,7 +16,8 @@ item_id               (N,) ascii       printed CAD item
 has_sharp             (N,) bool        (optional) a sharp curve is visible
 ====================  ===============  ==================================================
 
-(plus faces, alignments and annotation bookkeeping, not needed here). The views are
+(plus faces, alignments and annotation bookkeeping, not needed here; such files are
+made from the raw scans by :mod:`def_features.data.def_scan_raw`). The views are
 perspective, so :func:`views_to_patches` cuts them into the model's square tiles and
 writes them in our patch layout (:mod:`def_features.data.hdf5_patches`), where ``def
 train`` and ``def eval`` take them like synthetic patches; normals are computed from

@@ -9,6 +9,7 @@ arc-length spacing; :func:`polyline_segments` turns a polyline into segments.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,7 +143,7 @@ def polyline_segments(polyline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def curves_to_segments(
-    curves: list[Curve] | list[np.ndarray], spacing: float
+    curves: Sequence[Curve | np.ndarray], spacing: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Segments of many curves (or raw polylines) stacked: (M, 3), (M, 3)."""
     starts, ends = [], []
