@@ -4,6 +4,7 @@ Commands:
   count           parameters and size on disk of every preset vs the paper's Tables 4-6
   make-synthetic  render a synthetic DensePose-COCO set (capsule people on real photos)
   train           train a preset with the shared Trainer (tiny, paper; --field value overrides)
+  qat             quantisation-aware fine-tuning of a trained run (tiny, paper; --float-run RUN)
   eval            box AP and DensePose AP (GPS) of a trained run on a DensePose-COCO folder
   convert-geodesics
                   official SMPL geodesic files -> a body surface for eval --surface
@@ -71,13 +72,28 @@ def _train(rest: list[str]) -> None:
     print(json.dumps(train(cfg), indent=1))
 
 
+def _qat(rest: list[str]) -> None:
+    from mobile_densepose.qat import finetune_qat, qat_presets
+    from shared_utils.config import cli_from_presets
+
+    cfg = cli_from_presets(qat_presets(), args=rest, prog="mobile-densepose qat")
+    print(json.dumps(finetune_qat(cfg), indent=1))
+
+
+def _load_model(run: str):  # type: ignore[no-untyped-def]
+    """A float run's model, or the int8 model of a QAT run folder."""
+    from mobile_densepose.infer import load_run
+    from mobile_densepose.qat import FLOAT_CONFIG, load_qat_run
+
+    return load_qat_run(run) if (Path(run) / FLOAT_CONFIG).exists() else load_run(run)
+
+
 def _eval(args: argparse.Namespace) -> None:
     from mobile_densepose.data.body import BodySurface
     from mobile_densepose.data.dataset import DensePoseDataset
     from mobile_densepose.evaluate import evaluate
-    from mobile_densepose.infer import load_run
 
-    model = load_run(args.run)
+    model = _load_model(args.run)
     data = DensePoseDataset(args.data, args.annotations, args.image_dir)
     surface = BodySurface.load(args.surface or str(Path(args.data) / "body_surface.npz"))
     metrics = evaluate(model, data, surface, args.max_images, args.per_part_kappa)
@@ -196,8 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="train PRESET [--field value ...] (mobile-densepose train tiny --help)",
         add_help=False,
     )
+    sub.add_parser(
+        "qat",
+        help="quantisation-aware fine-tuning: qat PRESET --float-run RUN [--field value ...] "
+        "(mobile-densepose qat tiny --help)",
+        add_help=False,
+    )
     p = sub.add_parser("eval", help="box AP + DensePose AP of a trained run")
-    p.add_argument("--run", required=True, help="run folder (config.yaml + checkpoints/)")
+    p.add_argument(
+        "--run", required=True, help="run folder: a float run, or a QAT run (evaluated in int8)"
+    )
     p.add_argument("--data", required=True, help="DensePose-COCO folder")
     p.add_argument("--annotations", default="annotations.json")
     p.add_argument("--image-dir", default="images")
@@ -257,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mobile-densepose`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "train":
-        _train(argv[1:])
+    if argv and argv[0] in ("train", "qat"):
+        (_train if argv[0] == "train" else _qat)(argv[1:])
         return
     args = build_parser().parse_args(argv)
     commands = {

@@ -3,8 +3,8 @@
 1. render a small synthetic DensePose set (capsule people on scikit-image photos);
 2. evaluate an untrained Mobile Parsing R-CNN (B) tiny on the held-out images;
 3. train it with the shared Trainer, evaluate again (box AP, DensePose AP);
-4. export TorchScript and ONNX, check onnxruntime against eager, int8-quantise, compare
-   sizes and the int8 model's AP;
+4. export TorchScript and ONNX, check onnxruntime against eager, int8-quantise (post-
+   training, and quantisation-aware fine-tuning), compare sizes and the int8 models' AP;
 5. run inference on a held-out image and on the scikit-image astronaut photo;
 6. count the parameters of the paper's presets.
 Everything goes into DIR/report.json (shared_utils.report).
@@ -37,6 +37,7 @@ from mobile_densepose.export import (
 )
 from mobile_densepose.infer import iuv_image, load_run, overlay
 from mobile_densepose.model.rcnn import DensePoseRCNN
+from mobile_densepose.qat import finetune_qat, load_qat_run, qat_presets
 from mobile_densepose.quantize import quantize_int8
 from mobile_densepose.train import split_ids, train
 from shared_utils.report import ReportSection
@@ -66,6 +67,8 @@ class DemoConfig:
     """Presets whose parameters are counted."""
     seed: int = 0
     """Seed of data and training."""
+    qat_steps: int = 100
+    """Quantisation-aware fine-tuning steps after training (0: skip QAT)."""
 
 
 def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
@@ -122,6 +125,21 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
     int8_metrics = evaluate(int8, val, surface)
     int8_path = out / "int8_state_dict.pt"
     torch.save(int8.state_dict(), int8_path)
+    qat_rows: list[tuple[str, dict[str, float]]] = []
+    qat_metrics: dict[str, float] = {}
+    if cfg.qat_steps > 0:
+        qcfg = dataclasses.replace(
+            qat_presets()["tiny"][1],
+            float_run=str(out / "run"),
+            run_dir=str(out / "qat"),
+            observer_steps=cfg.qat_steps * 2 // 3,
+        )
+        qcfg.trainer = dataclasses.replace(
+            qcfg.trainer, steps=cfg.qat_steps, seed=cfg.seed, checkpoint_every=cfg.qat_steps
+        )
+        finetune_qat(qcfg)
+        qat_metrics = evaluate(load_qat_run(out / "qat"), val, surface)
+        qat_rows = [(f"trained + {cfg.qat_steps} QAT steps, int8", qat_metrics)]
 
     keys = ["box_AP", "box_AP50", "dp_AP", "dp_AP50", "dpm_AP", "dp_mean_GPS"]
     rows = [
@@ -130,6 +148,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
             ("untrained", untrained),
             (f"trained ({cfg.steps} steps)", trained),
             ("trained, int8 PTQ", int8_metrics),
+            *qat_rows,
         )
     ]
     report.table(
@@ -176,6 +195,15 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
         "trained_dp_AP": trained["dp_AP"],
         "trained_box_AP": trained["box_AP"],
         "int8_dp_AP": int8_metrics["dp_AP"],
+        "int8_mean_GPS": int8_metrics["dp_mean_GPS"],
+        **(
+            {
+                "qat_int8_dp_AP": qat_metrics["dp_AP"],
+                "qat_int8_mean_GPS": qat_metrics["dp_mean_GPS"],
+            }
+            if qat_metrics
+            else {}
+        ),
         "untrained_mean_GPS": untrained["dp_mean_GPS"],
         "trained_mean_GPS": trained["dp_mean_GPS"],
         "onnx_max_abs_diff": onnx_err,

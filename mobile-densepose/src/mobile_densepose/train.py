@@ -49,9 +49,14 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
 
 
 def loss_fn(model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """Sum of the RPN, box and DensePose losses."""
-    images, targets = batch
+    """The shared trainer's loss function: the detector's losses in training mode."""
     model.train()
+    return detector_loss(model, batch)
+
+
+def detector_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    """Sum of the RPN, box and DensePose losses of a (images, targets) batch."""
+    images, targets = batch
     losses = model(images, targets)
     assert isinstance(losses, dict)
     total = sum(losses.values(), torch.zeros((), device=images[0].device))

@@ -11,6 +11,7 @@ COMMANDS = [
     "count",
     "make-synthetic",
     "train",
+    "qat",
     "eval",
     "convert-geodesics",
     "infer",
