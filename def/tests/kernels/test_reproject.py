@@ -179,3 +179,15 @@ def test_fusion_with_triton_equals_fusion_with_torch(interpolation: str) -> None
     }
     np.testing.assert_allclose(fields["triton"].fused, fields["torch"].fused, rtol=1e-5)
     assert (fields["torch"].fused < 1.0).mean() > 0.5  # something was fused
+
+
+def test_min_far_points_do_not_wrap_into_the_image() -> None:
+    cam = torch.eye(4)
+    depth = torch.full((4, 4), 10.0)
+    pts = torch.tensor([[1e11, 0.0, 10.0], [0.0, -3e11, 10.0], [0.25, 0.25, 10.0]])
+    vals = torch.tensor([0.1, 0.2, 0.7])
+    for impl in ("torch", "triton"):
+        out = reproject_min(pts, vals, cam, depth, 1.0, 0.1, implementation=impl)
+        expected = torch.full((4, 4), float("inf"))
+        expected[2, 2] = 0.7  # only the third point lands: floor(0.25 + 2) = 2
+        assert_close(out, expected, name=impl)

@@ -26,7 +26,8 @@ def _plane_view(tilt: float, seed: int) -> dict[str, np.ndarray]:
     F = np.diag([f_mm, f_mm, 1.0])
     S = np.array([[1 / pixel_mm, 0, W / 2], [0, 1 / pixel_mm, H / 2], [0, 0, 1.0]])
     K = S @ F
-    jj, _ = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+    # pixel (row, col) sees image point (col, row): the authors' pixelization rounds
+    jj, _ = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
     rx = (jj - K[0, 2]) / K[0, 0]
     # plane z = 300 + tilt * x  ->  depth along each ray
     depth = 300.0 / (1.0 - tilt * rx)

@@ -117,11 +117,13 @@ def read_scan_views(path: str | Path) -> list[ScanView]:
 def depth_normals(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(H, W, 3) unit camera-frame normals of a pinhole depth image, facing the camera.
 
-    Pixels are back-projected through K (pixel centres at +0.5); the normal is the cross
-    product of central differences, zero where a neighbour has no depth.
+    Pixels are back-projected through K with pixel (row, col) at image coordinates
+    (col, row), as the authors' pixelization rounds projected points to the nearest
+    integer; the normal is the cross product of central differences, zero where a
+    neighbour has no depth.
     """
     h, w = depth.shape
-    jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    jj, ii = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     x = (jj - K[0, 2]) / K[0, 0] * depth
     y = (ii - K[1, 2]) / K[1, 1] * depth
     p = np.stack([x, y, depth], -1)

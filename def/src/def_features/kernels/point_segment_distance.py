@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - triton missing
 
 
 def _torch_forward(
-    points: torch.Tensor, seg_a: torch.Tensor, seg_b: torch.Tensor, chunk: int = 4096
+    points: torch.Tensor, seg_a: torch.Tensor, seg_b: torch.Tensor, chunk: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Reference: (N,3), (M,3), (M,3) -> untruncated distance (N,), index (N,), closest (N,3).
 
@@ -46,6 +46,10 @@ def _torch_forward(
     ab2 = (ab * ab).sum(-1).clamp_min(1e-30)
     a_ab = (seg_a * ab).sum(-1)
     a2 = (seg_a * seg_a).sum(-1)
+    if chunk is None:
+        # about 2^22 (n, M) float64 entries per temporary (32 MB), at most 4096 points:
+        # a fixed 4096 made ~1 GB temporaries against tens of thousands of segments
+        chunk = max(1, min(4096, (1 << 22) // max(seg_a.shape[0], 1)))
     dists, idxs, closest = [], [], []
     for start in range(0, points.shape[0], chunk):
         p = points[start : start + chunk]

@@ -128,8 +128,11 @@ if triton is not None:
             + tl.load(m_ptr + 10) * z
             + tl.load(m_ptr + 11)
         )
-        col = tl.floor(cx * inv_pixel + W * 0.5).to(tl.int32)
-        row = tl.floor(cy * inv_pixel + H * 0.5).to(tl.int32)
+        # clamped before the int32 cast: a point far outside could wrap into the image
+        col = tl.floor(tl.minimum(tl.maximum(cx * inv_pixel + W * 0.5, -1.0), W + 1.0))
+        row = tl.floor(tl.minimum(tl.maximum(cy * inv_pixel + H * 0.5, -1.0), H + 1.0))
+        col = col.to(tl.int32)
+        row = row.to(tl.int32)
         inside = nmask & (col >= 0) & (col < W) & (row >= 0) & (row < H)
         flat = tl.where(inside, row * W + col, 0)
         d = tl.load(depth_ptr + flat, mask=inside, other=float("inf"))
