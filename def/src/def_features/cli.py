@@ -182,6 +182,7 @@ def cmd_curves(args: argparse.Namespace) -> None:
         min_length=args.min_length,
         max_residual=args.max_residual,
         refine=not args.no_refine,
+        topology=not args.no_topology,
     )
     curves = extract_curves(points, distances, cfg)
     if cfg.refine:
@@ -191,6 +192,14 @@ def cmd_curves(args: argparse.Namespace) -> None:
             f"{report.final_residual:.4f} over {report.used_points} feature points, "
             f"{report.splits} nodes added"
         )
+        if report.topology is not None:
+            t = report.topology
+            print(
+                f"topology clean-up: {t.curves_before} -> {t.curves_after} curves "
+                f"({t.removed_duplicates} duplicate, {t.removed_unsupported} unsupported, "
+                f"{t.removed_small} in small groups, {t.removed_degenerate} collapsed), "
+                f"{t.merged_corners} corners merged, {t.relinked_ends} free ends re-linked"
+            )
     write_curves(Path(args.out), curves, spacing=args.step / 2)
     print(
         f"wrote {len(curves.corners)} corners and {len(curves.curves)} curves "
@@ -328,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the joint refinement of the curve network against the field (it "
         "trusts the field's values: with a weak model the extracted curves may be better)",
+    )
+    p.add_argument(
+        "--no-topology",
+        action="store_true",
+        help="refine without the topology clean-up between rounds (no corner merging, "
+        "no removal of duplicate, unsupported or small isolated curves)",
     )
 
     p = add("demo", cmd_demo, "end-to-end demo on embedded parts")

@@ -142,6 +142,26 @@ class CurveConfig:
     """Weight of the mean ``1 - cos`` turn between consecutive segments of a curve."""
     split_threshold: float = 0.03
     """A segment whose worst interior residual ``|dist - d|`` exceeds this is split."""
+    topology: bool = True
+    """Clean up the network's topology after every refinement round (merge close
+    corners, re-link free ends, drop duplicate, unsupported and small isolated curves;
+    :func:`def_features.curve_network.clean_graph`). False keeps the extracted topology."""
+    merge_radius: float = 0.06
+    """Corners closer than this become one node, and a free curve end this close to a
+    corner is attached to it (the official code re-links ends to corners within its
+    ``corner_connector_radius``)."""
+    min_curve_points: int = 5
+    """A curve to whose segments fewer feature points are assigned is dropped (official:
+    paths of one segment with fewer than 5 points)."""
+    duplicate_distance: float = 0.05
+    """A curve whose samples lie on average closer than this to another curve is a
+    duplicate; of two such curves the one with less support is dropped."""
+    min_component_length: float = 0.4
+    """Open curves in a connected group of at most ``min_component_curves`` curves whose
+    total length is below this are dropped (official ``small_lines_clip_primitives_length``)."""
+    min_component_curves: int = 3
+    """Largest group size that the small-group rule applies to (official
+    ``small_lines_clip_primitive_number``)."""
 
 
 def _paper() -> DefConfig:

@@ -24,6 +24,17 @@ So, as in the official DEF vectorisation, the network is refined as one graph:
   ``split_threshold`` gets a new node at that point's projection, so a polyline that
   is too coarse for a bend gains vertices where the field asks for them.
 
+- **Topology clean-up** (``cfg.topology``; :func:`clean_graph`): after every round's
+  fit, as the official vectorisation prunes its graph between optimisation and spline
+  fitting: corners closer than ``merge_radius`` become one node and free curve ends
+  that close to a corner are attached to it (a curve whose two ends merge and that is
+  shorter than two merge radii is removed); of two curves lying on top of each other
+  (mean distance below ``duplicate_distance``) the less supported one is dropped;
+  curves explaining fewer than ``min_curve_points`` feature points are dropped; small
+  isolated groups of open curves (official: total length < 0.4, at most 3 curves) are
+  dropped. Corners are never dissolved: the official code keeps every detected corner
+  as a curve end, even at degree 2.
+
 The splines are then refitted through the refined polylines, ends pinned on the
 refined corners.
 """
@@ -35,6 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from def_features.config import CurveConfig
 from def_features.curve_fit import fit_residual, fit_spline
@@ -138,6 +152,48 @@ class RefineReport:
     """Nodes added by splitting."""
     used_points: int
     """Feature points assigned in the final round."""
+    topology: TopologyReport | None = None
+    """What the topology clean-ups of all rounds did together (None when switched off)."""
+
+
+@dataclass(frozen=True)
+class TopologyReport:
+    """What the topology clean-up did (summed over rounds when returned by refinement)."""
+
+    curves_before: int
+    """Curves before the first clean-up."""
+    curves_after: int
+    """Curves after the last clean-up."""
+    merged_corners: int = 0
+    """Corner nodes merged into another corner."""
+    relinked_ends: int = 0
+    """Free curve ends attached to a corner."""
+    removed_degenerate: int = 0
+    """Curves whose two ends merged into one node and that were too short to be a loop."""
+    removed_duplicates: int = 0
+    """Curves lying on top of a better supported curve."""
+    removed_unsupported: int = 0
+    """Curves explaining fewer than ``min_curve_points`` feature points."""
+    removed_small: int = 0
+    """Open curves in small isolated groups."""
+
+    def __add__(self, other: TopologyReport) -> TopologyReport:
+        """Counts of two clean-ups in a row (before of the first, after of the second)."""
+        return TopologyReport(
+            self.curves_before,
+            other.curves_after,
+            *(
+                getattr(self, f) + getattr(other, f)
+                for f in (
+                    "merged_corners",
+                    "relinked_ends",
+                    "removed_degenerate",
+                    "removed_duplicates",
+                    "removed_unsupported",
+                    "removed_small",
+                )
+            ),
+        )
 
 
 def _assign(
@@ -184,7 +240,10 @@ def refine_graph(
         return g, RefineReport(0.0, 0.0, 0, 0)
     splits = 0
     initial = None
+    topo: TopologyReport | None = None
     for _ in range(cfg.refine_rounds):
+        if not g.paths:
+            break
         # Split first: a segment far from its points would otherwise drag its end
         # nodes (corners included) towards them before it can bend.
         pairs, owner, pos = g.segments()
@@ -218,13 +277,21 @@ def refine_graph(
             loss_fn().backward()
             opt.step()
         g.nodes = nodes.detach().numpy().copy()
+        if cfg.topology:
+            # After the fit, not before: duplicated bands and the two halves of a split
+            # corner cluster converge onto the same field feature while they move, so
+            # they are only recognisable as one once they have been refined.
+            g, step = _clean(g, pts, d, cfg)
+            topo = step if topo is None else topo + step
+    if not g.paths:
+        return g, RefineReport(initial or 0.0, 0.0, splits, 0, topo)
     pairs, _, _ = g.segments()
     nodes_t = torch.as_tensor(g.nodes)
     index, keep = _assign(nodes_t, pairs, pts, d, cfg.refine_outlier)
     seg = torch.from_numpy(pairs)[index[keep]]
     dist, _ = _segment_distance(pts[keep], nodes_t[seg[:, 0]], nodes_t[seg[:, 1]])
     final = float((dist - d[keep]).abs().mean()) if int(keep.sum()) else 0.0
-    return g, RefineReport(initial or 0.0, final, splits, int(keep.sum()))
+    return g, RefineReport(initial or 0.0, final, splits, int(keep.sum()), topo)
 
 
 def _split(
@@ -261,6 +328,186 @@ def _split(
             g.paths[c].insert(k + 1, node)
     g.nodes = np.asarray(new_nodes).reshape(-1, 3)
     return sum(len(v) for v in inserts.values())
+
+
+def _curve_support(g: CurveGraph, pts: torch.Tensor, d: torch.Tensor, outlier: float) -> np.ndarray:
+    """(curves,) number of feature points whose nearest segment is on each curve and
+    that agree with it (the assignment the fit uses)."""
+    pairs, owner, _ = g.segments()
+    if len(pairs) == 0 or len(pts) == 0:
+        return np.zeros(len(g.paths), np.int64)
+    index, keep = _assign(torch.as_tensor(g.nodes), pairs, pts, d, outlier)
+    return np.bincount(owner[index[keep].numpy()], minlength=len(g.paths))
+
+
+def _polyline(g: CurveGraph, c: int) -> np.ndarray:
+    ids = g.paths[c]
+    return g.nodes[ids + ids[:1] if g.closed[c] else ids]
+
+
+def _to_polyline(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """(N,) distance of points (N, 3) to a polyline (K, 3)."""
+    a, b = poly[:-1], poly[1:]
+    ab = b - a
+    t = ((p[:, None] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-24)
+    q = a[None] + np.clip(t, 0.0, 1.0)[..., None] * ab[None]
+    return np.linalg.norm(p[:, None] - q, axis=-1).min(1)
+
+
+def _merge_corners(g: CurveGraph, radius: float) -> tuple[int, int, int]:
+    """Merge close corners and attach close free ends to corners, in place.
+
+    Returns (merged corners, re-linked ends, removed degenerate curves).
+    """
+    nc = g.n_corners
+    merged = relinked = 0
+    if nc > 1:
+        pairs = cKDTree(g.nodes[:nc]).query_pairs(radius, output_type="ndarray")
+        if len(pairs):
+            adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(nc, nc))
+            n_groups, label = connected_components(adj, directed=False)
+            merged = nc - n_groups
+            # Each group becomes its lowest-numbered member, at the group's mean.
+            first = {int(lab): i for i, lab in reversed(list(enumerate(label)))}
+            rep = np.array([first[int(lab)] for lab in label])
+            for r in np.unique(rep):
+                g.nodes[r] = g.nodes[:nc][rep == r].mean(0)
+            g.paths = [[int(rep[i]) if i < nc else i for i in p] for p in g.paths]
+    if nc:
+        tree = cKDTree(g.nodes[:nc])
+        for p, closed in zip(g.paths, g.closed, strict=True):
+            if closed:
+                continue
+            for k in (0, -1):
+                if p[k] < nc:
+                    continue
+                dist, idx = tree.query(g.nodes[p[k]])
+                # Only corners still in use: a merged-away corner is an orphan now.
+                if dist < radius and any(idx in (q[0], q[-1]) for q in g.paths):
+                    p[k] = int(idx)
+                    relinked += 1
+    keep, degenerate = [], 0
+    for c, p in enumerate(g.paths):
+        if not g.closed[c] and p[0] == p[-1]:
+            length = float(np.linalg.norm(np.diff(_polyline(g, c), axis=0), axis=1).sum())
+            # A loop through one corner (a teardrop) is kept; a curve whose two ends
+            # collapsed into one node is not.
+            if length < 2 * radius or len(p) < 3:
+                degenerate += 1
+                continue
+        keep.append(c)
+    _keep_curves(g, keep)
+    return merged, relinked, degenerate
+
+
+def _duplicates(g: CurveGraph, support: np.ndarray, distance: float, spacing: float) -> list[int]:
+    """Curves that lie on top of another kept curve, least supported first."""
+    polys = [_polyline(g, c) for c in range(len(g.paths))]
+    samples = [sample_polylines([p], spacing) for p in polys]
+    owner = np.concatenate([np.full(len(s), c) for c, s in enumerate(samples)])
+    tree = cKDTree(np.concatenate(samples))
+    lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) for p in polys]
+    # Least support first (ties: shorter first), so of a mutual pair the weaker goes
+    # and a piece lying along a longer curve goes whatever its support.
+    order = sorted(range(len(polys)), key=lambda c: (support[c], lengths[c], c))
+    dropped: set[int] = set()
+    for c in order:
+        near = {int(owner[j]) for js in tree.query_ball_point(samples[c], distance) for j in js}
+        for o in sorted(near - dropped - {c}):
+            if _to_polyline(samples[c], polys[o]).mean() < distance:
+                dropped.add(c)
+                break
+    return sorted(dropped)
+
+
+def _small_groups(g: CurveGraph, min_length: float, max_curves: int) -> list[int]:
+    """Open curves in connected groups (via shared nodes) that are small and short."""
+    n = len(g.paths)
+    if n == 0:
+        return []
+    # Curves are linked when they share an end node.
+    ends = [(c, p[k]) for c, p in enumerate(g.paths) if not g.closed[c] for k in (0, -1)]
+    by_node: dict[int, list[int]] = {}
+    for c, node in ends:
+        by_node.setdefault(node, []).append(c)
+    rows, cols = [], []
+    for cs in by_node.values():
+        rows += [cs[0]] * len(cs)
+        cols += cs
+    adj = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, label = connected_components(adj, directed=False)
+    lengths = np.array(
+        [np.linalg.norm(np.diff(_polyline(g, c), axis=0), axis=1).sum() for c in range(n)]
+    )
+    out = []
+    for lab in np.unique(label):
+        members = np.flatnonzero(label == lab)
+        # Closed curves stand alone and are exempt, as in the official clip (it only
+        # groups straight lines and open splines).
+        if any(g.closed[c] for c in members):
+            continue
+        if len(members) <= max_curves and lengths[members].sum() < min_length:
+            out += members.tolist()
+    return out
+
+
+def _keep_curves(g: CurveGraph, keep: list[int]) -> None:
+    g.paths = [g.paths[c] for c in keep]
+    g.closed = [g.closed[c] for c in keep]
+
+
+def _compact(g: CurveGraph) -> CurveGraph:
+    """Drop nodes no curve uses (orphaned corners included), corners first, order kept."""
+    used = sorted({i for p in g.paths for i in p})
+    order = [i for i in used if i < g.n_corners] + [i for i in used if i >= g.n_corners]
+    remap = {old: new for new, old in enumerate(order)}
+    n_corners = sum(i < g.n_corners for i in used)
+    paths = [[remap[i] for i in p] for p in g.paths]
+    return CurveGraph(g.nodes[order].reshape(-1, 3), n_corners, paths, list(g.closed))
+
+
+def _clean(
+    graph: CurveGraph, pts: torch.Tensor, d: torch.Tensor, cfg: CurveConfig
+) -> tuple[CurveGraph, TopologyReport]:
+    g = CurveGraph(
+        graph.nodes.copy(), graph.n_corners, [list(p) for p in graph.paths], list(graph.closed)
+    )
+    before = len(g.paths)
+    merged, relinked, degenerate = _merge_corners(g, cfg.merge_radius)
+    duplicates: list[int] = []
+    if len(g.paths) > 1:
+        support = _curve_support(g, pts, d, cfg.refine_outlier)
+        duplicates = _duplicates(g, support, cfg.duplicate_distance, cfg.step / 2)
+        _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(duplicates)])
+    # Support again: the points of a dropped duplicate now belong to its twin.
+    support = _curve_support(g, pts, d, cfg.refine_outlier)
+    weak = [c for c in range(len(g.paths)) if support[c] < cfg.min_curve_points]
+    _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(weak)])
+    small = _small_groups(g, cfg.min_component_length, cfg.min_component_curves)
+    _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(small)])
+    report = TopologyReport(
+        before, len(g.paths), merged, relinked, degenerate, len(duplicates), len(weak), len(small)
+    )
+    if merged == relinked == 0 and len(g.paths) == before:
+        return graph, report  # nothing changed: the very same graph
+    return _compact(g), report
+
+
+def clean_graph(
+    graph: CurveGraph, points: np.ndarray, distances: np.ndarray, cfg: CurveConfig
+) -> tuple[CurveGraph, TopologyReport]:
+    """One topology clean-up of a curve network against a field (the input is kept).
+
+    In this order: merge corners closer than ``cfg.merge_radius`` (and attach free ends
+    that close to a corner; remove curves whose ends collapsed and that are shorter
+    than two merge radii); drop curves lying on top of a better supported one
+    (``duplicate_distance``); drop curves explaining fewer than ``min_curve_points``
+    feature points; drop small isolated groups of open curves
+    (``min_component_length``, ``min_component_curves``); drop unused nodes.
+    """
+    points, distances = _check_field(points, distances)
+    feat = distances < cfg.threshold
+    return _clean(graph, torch.as_tensor(points[feat]), torch.as_tensor(distances[feat]), cfg)
 
 
 def curves_from_graph(

@@ -93,7 +93,17 @@ def fuse_shape(
     curve_stats: dict[str, float] = {}
     for prefix, values in (("curve", field.fused), ("true_field_curve", gt)):
         raw = extract_curves(field.points, values, curve_cfg)
-        found = refine_curves(raw, field.points, values, curve_cfg)[0] if curve_cfg.refine else raw
+        found = raw
+        if curve_cfg.refine:
+            found, report = refine_curves(raw, field.points, values, curve_cfg)
+            if report.topology is not None:
+                # What the topology clean-up removed or merged (curve counts before and
+                # after it are `{prefix}_unrefined_curves` and `{prefix}_curves`).
+                topo = report.topology
+                curve_stats[f"{prefix}_merged_corners"] = float(topo.merged_corners)
+                curve_stats[f"{prefix}_removed_curves"] = float(
+                    topo.curves_before - topo.curves_after
+                )
         if prefix == "curve":
             write_curves(out_dir, found, spacing=ps)
             picture = curves_picture(field.points, found).astype(np.float32)
@@ -102,7 +112,7 @@ def fuse_shape(
             metrics = evaluate_curves(
                 cs, item.seg_a, item.seg_b, ps, corner_tolerance=curve_cfg.corner_radius
             )
-            keys = metrics if not tag else ("chamfer", "hausdorff")
+            keys = metrics if not tag else ("chamfer", "hausdorff", "curves")
             curve_stats.update({f"{prefix}_{tag}{k}": metrics[k] for k in keys})
     return {
         **curve_stats,

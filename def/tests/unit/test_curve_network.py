@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -11,6 +12,7 @@ from def_features.config import CurveConfig
 from def_features.curve_fit import SplineFit
 from def_features.curve_network import (
     CurveGraph,
+    clean_graph,
     graph_from_curves,
     refine_curves,
     refine_graph,
@@ -172,3 +174,125 @@ def test_empty_inputs_are_returned_unchanged() -> None:
     assert out.curves == [] and out.corners.shape == (0, 3) and report.splits == 0
     with pytest.raises(ValueError, match=r"distances \(P,\)"):
         refine_curves(empty, np.zeros((5, 3)), np.zeros(4))
+
+
+# --- Topology clean-up between refinement rounds -------------------------------------
+
+COARSE = CurveConfig(link_radius=0.08, step=0.04)
+
+
+@pytest.fixture(scope="module")
+def cube() -> tuple[np.ndarray, np.ndarray, CurveSet]:
+    """A coarse cube field (0.04 spacing) and its extracted, unrefined network."""
+    pts, d = _cube_surface(0.04)
+    raw = extract_curves(pts, d, COARSE)
+    assert len(raw.curves) == 12 and len(raw.corners) == 8
+    return pts, d, raw
+
+
+def _degrees(cs: CurveSet) -> list[int]:
+    return np.bincount(
+        [i for c in cs.curves for i in c.corners], minlength=len(cs.corners)
+    ).tolist()
+
+
+def test_clean_cube_keeps_its_topology(cube: tuple[np.ndarray, np.ndarray, CurveSet]) -> None:
+    pts, d, raw = cube
+    refined, report = refine_curves(raw, pts, d, COARSE)
+    assert report.topology is not None
+    assert report.topology.curves_before == report.topology.curves_after == 12
+    assert report.topology.merged_corners == report.topology.relinked_ends == 0
+    assert len(refined.curves) == 12 and _degrees(refined) == [3] * 8
+    # Switched off, the same network comes out (the clean-up changed nothing).
+    off, off_report = refine_curves(raw, pts, d, dataclasses.replace(COARSE, topology=False))
+    assert off_report.topology is None
+    np.testing.assert_array_equal(off.corners, refined.corners)
+
+
+def test_duplicated_edge_is_removed_and_metrics_do_not_worsen(
+    cube: tuple[np.ndarray, np.ndarray, CurveSet],
+) -> None:
+    pts, d, raw = cube
+    first = raw.curves[0]
+    ends = raw.corners[list(first.corners)]
+    # A second curve between the same corners, bowed 0.02 towards the cube's centre.
+    t = np.linspace(0, 1, 5)[:, None]
+    poly = ends[0] + t * (ends[1] - ends[0])
+    poly[1:-1] -= 0.02 * np.sign(poly[1:-1]) * (np.abs(poly[1:-1]) > 0.5)
+    dup = dataclasses.replace(first, polyline=poly, line=poly)
+    defective = CurveSet(raw.corners, [*raw.curves, dup])
+    a, b = _cube_edges()
+    clean, _ = refine_curves(raw, pts, d, COARSE)
+    fixed, fixed_report = refine_curves(defective, pts, d, COARSE)
+    kept, _ = refine_curves(defective, pts, d, dataclasses.replace(COARSE, topology=False))
+    assert fixed_report.topology is not None and fixed_report.topology.removed_duplicates == 1
+    assert fixed_report.topology.curves_before == 13 and len(fixed.curves) == 12
+    assert len(kept.curves) == 13  # without the clean-up the duplicate stays
+    assert _degrees(fixed) == [3] * 8
+    m_clean = evaluate_curves(clean, a, b, spacing=0.01, corner_tolerance=0.25)
+    m_fixed = evaluate_curves(fixed, a, b, spacing=0.01, corner_tolerance=0.25)
+    assert m_fixed["chamfer"] <= m_clean["chamfer"] * 1.1 + 1e-4
+    assert m_fixed["hausdorff"] <= m_clean["hausdorff"] * 1.1 + 1e-4
+
+
+def test_two_corners_on_one_vertex_merge_into_one_of_degree_3(
+    cube: tuple[np.ndarray, np.ndarray, CurveSet],
+) -> None:
+    pts, d, raw = cube
+    # Split corner 0: one of its three curves ends at a ninth corner 0.01 away.
+    twin = raw.corners[0] + 0.01 * np.array([1.0, 0, 0])
+    curves = list(raw.curves)
+    k = next(i for i, c in enumerate(curves) if 0 in c.corners)
+    c = curves[k]
+    poly = c.polyline.copy()
+    poly[0 if c.corners[0] == 0 else -1] = twin
+    curves[k] = dataclasses.replace(
+        c, polyline=poly, corners=tuple(8 if i == 0 else i for i in c.corners)
+    )
+    split = CurveSet(np.concatenate([raw.corners, twin[None]]), curves)
+    assert _degrees(split) == [2] + [3] * 7 + [1]
+    refined, report = refine_curves(split, pts, d, COARSE)
+    assert report.topology is not None and report.topology.merged_corners == 1
+    assert len(refined.corners) == 8 and _degrees(refined) == [3] * 8
+    assert np.abs(np.abs(refined.corners) - 1.0).max() < 0.01
+    for cv in refined.curves:
+        np.testing.assert_allclose(cv.polyline[[0, -1]], refined.corners[list(cv.corners)])
+
+
+def test_spurious_curve_without_support_is_removed(
+    cube: tuple[np.ndarray, np.ndarray, CurveSet],
+) -> None:
+    pts, d, raw = cube
+    # A 1-unit curve with free ends far from every feature point (too long for the
+    # small-group rule, so only the support rule can drop it).
+    ghost = _curve(np.array([[3.0, 0, 0], [3.5, 0.1, 0], [4.0, 0, 0]]), False, ())
+    refined, report = refine_curves(CurveSet(raw.corners, [*raw.curves, ghost]), pts, d, COARSE)
+    assert report.topology is not None
+    assert report.topology.removed_unsupported == 1 and report.topology.removed_small == 0
+    assert len(refined.curves) == 12 and _degrees(refined) == [3] * 8
+    assert max(np.abs(c.polyline).max() for c in refined.curves) < 1.1
+
+
+def test_clean_graph_drops_small_isolated_groups_and_collapsed_curves() -> None:
+    # An exact field of one long edge and one isolated 0.2-long edge far away.
+    a = np.array([[0.0, 0, 0], [5.0, 0, 0]])
+    b = np.array([[2.0, 0, 0], [5.2, 0, 0]])
+    x = np.arange(-0.2, 5.4, 0.01)
+    pts = np.stack([x, np.zeros_like(x), np.zeros_like(x)], 1)
+    d = _segment_field(pts, a, b)
+    nodes = np.array([[0.0, 0, 0], [2.0, 0, 0], [5.0, 0, 0], [5.2, 0, 0], [1.0, 0, 0]])
+    # The third curve runs from corner 0 to a free end 0.03 away: with merge radius
+    # 0.05 the end is attached to corner 0, and a curve from a node to itself shorter
+    # than two radii is removed.
+    nodes = np.concatenate([nodes, [[0.03, 0, 0]]])
+    graph = CurveGraph(nodes, 4, [[0, 4, 1], [2, 3], [0, 5]], [False, False, False])
+    cfg = CurveConfig(threshold=0.05, merge_radius=0.05)
+    out, report = clean_graph(graph, pts, d, cfg)
+    # The 0.2 edge is supported but alone and short (official clip: < 0.4, <= 3 curves);
+    # node 5 is a free end 0.03 from corner 0, so the third curve collapses onto it.
+    assert report.removed_small == 1 and report.relinked_ends == 1
+    assert report.removed_degenerate == 1 and report.curves_after == 1
+    assert out.paths == [[0, 2, 1]] and out.n_corners == 2
+    np.testing.assert_array_equal(out.nodes, nodes[[0, 1, 4]])
+    # The input graph is untouched.
+    assert graph.paths == [[0, 4, 1], [2, 3], [0, 5]] and len(graph.nodes) == 6
