@@ -182,7 +182,7 @@ def cmd_curves(args: argparse.Namespace) -> None:
         min_length=args.min_length,
         max_residual=args.max_residual,
         refine=not args.no_refine,
-        topology=not args.no_topology,
+        topology=args.topology,
     )
     curves = extract_curves(points, distances, cfg)
     if cfg.refine:
@@ -339,10 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
         "trusts the field's values: with a weak model the extracted curves may be better)",
     )
     p.add_argument(
-        "--no-topology",
+        "--topology",
         action="store_true",
-        help="refine without the topology clean-up between rounds (no corner merging, "
-        "no removal of duplicate, unsupported or small isolated curves)",
+        help="clean up the topology between refinement rounds (merge close corners, "
+        "re-link free ends, drop duplicate, unsupported and small isolated curves)",
     )
 
     p = add("demo", cmd_demo, "end-to-end demo on embedded parts")

@@ -60,13 +60,13 @@ def test_curves_command_on_a_synthetic_field(
     args = ["curves", "--field", str(tmp_path / "field.npz")]
     main([*args, "--out", str(tmp_path / "raw"), "--no-refine"])
     assert "refined" not in capsys.readouterr().out
-    main([*args, "--out", str(tmp_path / "nt"), "--no-topology"])
-    out = capsys.readouterr().out
-    assert "refined the curve network" in out and "topology" not in out
-    main([*args, "--out", str(tmp_path / "c")])
+    main([*args, "--out", str(tmp_path / "t"), "--topology"])
     out = capsys.readouterr().out
     # One well-supported line: the clean-up keeps it.
     assert "refined the curve network" in out and "topology clean-up: 1 -> 1 curves" in out
+    main([*args, "--out", str(tmp_path / "c")])
+    out = capsys.readouterr().out
+    assert "refined the curve network" in out and "topology" not in out
     assert (tmp_path / "c" / "curves.obj").read_text().count("\nl ") + 1 >= 1
     import json
 

@@ -178,7 +178,7 @@ def test_empty_inputs_are_returned_unchanged() -> None:
 
 # --- Topology clean-up between refinement rounds -------------------------------------
 
-COARSE = CurveConfig(link_radius=0.08, step=0.04)
+COARSE = CurveConfig(link_radius=0.08, step=0.04, topology=True)
 
 
 @pytest.fixture(scope="module")
