@@ -68,15 +68,20 @@ class ScanView:
         return self.depth > 0
 
 
+def read_fields(path: Path, fields: Any, error: type[PatchFormatError]) -> dict[str, Any]:
+    """``read_hdf5(path, fields)``; a missing file or field raises ``error`` instead."""
+    try:
+        return read_hdf5(path, fields)
+    except FileNotFoundError as exc:
+        raise error(f"{path}: no such file") from exc
+    except HDF5FormatError as exc:
+        raise error(str(exc)) from exc
+
+
 def read_scan_views(path: str | Path) -> list[ScanView]:
     """Read every view of a DEF-Scan annotated-view HDF5 file (checks names and shapes)."""
     path = Path(path)
-    try:
-        data = read_hdf5(path, FIELDS)
-    except FileNotFoundError as exc:
-        raise ScanFormatError(f"{path}: no such file") from exc
-    except HDF5FormatError as exc:
-        raise ScanFormatError(str(exc)) from exc
+    data = read_fields(path, FIELDS, ScanFormatError)
     depth = np.asarray(data["points"])
     if depth.ndim != 3:
         raise ScanFormatError(

@@ -60,11 +60,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from def_features.data.abc import read_abc_features, read_abc_meshes
-from def_features.data.def_scan import ScanFormatError
+from def_features.data.def_scan import ScanFormatError, read_fields
 from def_features.data.patches import distance_targets
 from def_features.geometry.curves import Curve, curves_to_segments
 from shared_utils.io.atomic import atomic_path
-from shared_utils.io.hdf5 import FieldSpec, HDF5FormatError, read_hdf5
+from shared_utils.io.hdf5 import FieldSpec
 
 RAW_FIELDS: dict[str, FieldSpec] = {
     "points": FieldSpec((None,)),
@@ -139,12 +139,7 @@ def read_raw_views(path: str | Path) -> list[RawView]:
         RawScanFormatError: naming the file and the field.
     """
     path = Path(path)
-    try:
-        data = read_hdf5(path, RAW_FIELDS)
-    except FileNotFoundError as exc:
-        raise RawScanFormatError(f"{path}: no such file") from exc
-    except HDF5FormatError as exc:
-        raise RawScanFormatError(str(exc)) from exc
+    data = read_fields(path, RAW_FIELDS, RawScanFormatError)
     n = len(data["item_id"])
     for key in RAW_FIELDS:
         if len(data[key]) != n:

@@ -91,6 +91,17 @@ def _torch_reproject(points, values, cam_from_world, depth, pixel_size, toleranc
 if triton is not None:
 
     @triton.jit
+    def _camera_frame(p_ptr, m_ptr, r, nmask):
+        """Points r (masked) of an (N, 3) array moved by the row-major [R|t] at m_ptr."""
+        x = tl.load(p_ptr + r * 3 + 0, mask=nmask, other=0.0)
+        y = tl.load(p_ptr + r * 3 + 1, mask=nmask, other=0.0)
+        z = tl.load(p_ptr + r * 3 + 2, mask=nmask, other=0.0)
+        cx = tl.load(m_ptr + 0) * x + tl.load(m_ptr + 1) * y + tl.load(m_ptr + 2) * z
+        cy = tl.load(m_ptr + 4) * x + tl.load(m_ptr + 5) * y + tl.load(m_ptr + 6) * z
+        cz = tl.load(m_ptr + 8) * x + tl.load(m_ptr + 9) * y + tl.load(m_ptr + 10) * z
+        return cx + tl.load(m_ptr + 3), cy + tl.load(m_ptr + 7), cz + tl.load(m_ptr + 11)
+
+    @triton.jit
     def _reproject_kernel(
         p_ptr,
         v_ptr,
@@ -106,28 +117,8 @@ if triton is not None:
     ):
         r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         nmask = r < N
-        x = tl.load(p_ptr + r * 3 + 0, mask=nmask, other=0.0)
-        y = tl.load(p_ptr + r * 3 + 1, mask=nmask, other=0.0)
-        z = tl.load(p_ptr + r * 3 + 2, mask=nmask, other=0.0)
         v = tl.load(v_ptr + r, mask=nmask, other=0.0)
-        cx = (
-            tl.load(m_ptr + 0) * x
-            + tl.load(m_ptr + 1) * y
-            + tl.load(m_ptr + 2) * z
-            + tl.load(m_ptr + 3)
-        )
-        cy = (
-            tl.load(m_ptr + 4) * x
-            + tl.load(m_ptr + 5) * y
-            + tl.load(m_ptr + 6) * z
-            + tl.load(m_ptr + 7)
-        )
-        cz = (
-            tl.load(m_ptr + 8) * x
-            + tl.load(m_ptr + 9) * y
-            + tl.load(m_ptr + 10) * z
-            + tl.load(m_ptr + 11)
-        )
+        cx, cy, cz = _camera_frame(p_ptr, m_ptr, r, nmask)
         # clamped before the int32 cast: a point far outside could wrap into the image
         col = tl.floor(tl.minimum(tl.maximum(cx * inv_pixel + W * 0.5, -1.0), W + 1.0))
         row = tl.floor(tl.minimum(tl.maximum(cy * inv_pixel + H * 0.5, -1.0), H + 1.0))
@@ -239,28 +230,8 @@ if triton is not None:
         # tolerance, radius^2, W / 2, H / 2].
         r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         nmask = r < N
-        x = tl.load(p_ptr + r * 3 + 0, mask=nmask, other=0.0)
-        y = tl.load(p_ptr + r * 3 + 1, mask=nmask, other=0.0)
-        z = tl.load(p_ptr + r * 3 + 2, mask=nmask, other=0.0)
         v = tl.load(v_ptr + r, mask=nmask, other=0.0)
-        cx = (
-            tl.load(prm_ptr + 0) * x
-            + tl.load(prm_ptr + 1) * y
-            + tl.load(prm_ptr + 2) * z
-            + tl.load(prm_ptr + 3)
-        )
-        cy = (
-            tl.load(prm_ptr + 4) * x
-            + tl.load(prm_ptr + 5) * y
-            + tl.load(prm_ptr + 6) * z
-            + tl.load(prm_ptr + 7)
-        )
-        cz = (
-            tl.load(prm_ptr + 8) * x
-            + tl.load(prm_ptr + 9) * y
-            + tl.load(prm_ptr + 10) * z
-            + tl.load(prm_ptr + 11)
-        )
+        cx, cy, cz = _camera_frame(p_ptr, prm_ptr, r, nmask)
         pixel_size = tl.load(prm_ptr + 12)
         tol = tl.load(prm_ptr + 13)
         r2 = tl.load(prm_ptr + 14)
