@@ -2,7 +2,9 @@
 
 For every test scene the modeling stage runs once on its input views (timed), then each
 held-out view is rendered (timed) and compared with the true image. The same points
-drawn with their mean input colour are scored alongside as the reference to beat.
+drawn with their mean input colour are scored alongside as the reference to beat. On
+scenes with masks, the raw points' coverage (plain and 3x3-dilated) is scored as a
+foreground mask alongside the mask-predicting model's ``mask_iou``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from npbgpp.data.scene import Scene
-from npbgpp.model.baseline import mean_point_colors, render_point_colors
+from npbgpp.model.baseline import mean_point_colors, point_coverage, render_point_colors
 from npbgpp.model.pipeline import NPBGPP, SceneDescriptors
 from shared_utils.metrics.image import mask_iou, psnr, ssim
 from shared_utils.metrics.lpips import LPIPS
@@ -41,10 +43,19 @@ class SceneResult:
     mask_iou: float | None = None
     """Mean IoU of the predicted foreground (mask logit > 0) with the held-out masks, when
     the model predicts a mask and the scene has masks."""
+    coverage_iou: float | None = None
+    """Mean IoU of the raw points' coverage (pixels hit by a projected point) with the
+    held-out masks, when the scene has masks: the mask reference that needs no learning."""
+    coverage_dilated_iou: float | None = None
+    """The same after one 3x3 dilation of the coverage."""
     renders: list[torch.Tensor] = field(default_factory=list, repr=False)
     """(3, H, W) renders of the held-out views."""
     baselines: list[torch.Tensor] = field(default_factory=list, repr=False)
     """(3, H, W) mean-colour point renders of the held-out views."""
+    pred_masks: list[torch.Tensor] = field(default_factory=list, repr=False)
+    """(H, W) bool predicted foregrounds (mask logit > 0), when ``mask_iou`` is set."""
+    coverages: list[torch.Tensor] = field(default_factory=list, repr=False)
+    """(H, W) bool point coverages (undilated), when the scene has masks."""
 
 
 def model_scene(
@@ -82,13 +93,25 @@ def evaluate_scene(
         renders.append(image.clamp(0, 1))
         logits.append(logit)
     render_s = (time.perf_counter() - t1) / max(1, len(heldout))
-    mean_mask_iou = None
-    if heldout.masks is not None and model.cfg.predict_mask:
-        ious = []
-        for i, logit in enumerate(logits):
-            assert logit is not None  # predict_mask: every render has a mask logit
-            ious.append(mask_iou(logit[0] > 0, heldout.mask_tensor(i, device)[0] > 0.5))
-        mean_mask_iou = sum(ious) / len(ious)
+    mean_mask_iou = coverage_iou = coverage_dilated_iou = None
+    pred_masks: list[torch.Tensor] = []
+    coverages: list[torch.Tensor] = []
+    if heldout.masks is not None:
+        truths = [heldout.mask_tensor(i, device)[0] > 0.5 for i in range(len(heldout))]
+        if model.cfg.predict_mask:
+            for logit in logits:
+                assert logit is not None  # predict_mask: every render has a mask logit
+                pred_masks.append(logit[0] > 0)
+            mean_mask_iou = _mean_iou(pred_masks, truths)
+        # All raw points, not only those the input views see: the reference gets every
+        # point the scene has.
+        dilated = []
+        for i in range(len(heldout)):
+            cam = heldout.camera(i, device)
+            coverages.append(point_coverage(points, cam))
+            dilated.append(point_coverage(points, cam, dilate=True))
+        coverage_iou = _mean_iou(coverages, truths)
+        coverage_dilated_iou = _mean_iou(dilated, truths)
     for i in range(len(heldout)):
         cam = heldout.camera(i, device)
         bases.append(render_point_colors(points[seen], colors[seen], cam))
@@ -112,9 +135,19 @@ def evaluate_scene(
         num_inputs=len(inputs),
         **perceptual,
         mask_iou=mean_mask_iou,
+        coverage_iou=coverage_iou,
+        coverage_dilated_iou=coverage_dilated_iou,
         renders=[r.cpu() for r in renders],
         baselines=[b.cpu() for b in bases],
+        pred_masks=[m.cpu() for m in pred_masks],
+        coverages=[c.cpu() for c in coverages],
     )
+
+
+def _mean_iou(preds: Sequence[torch.Tensor], truths: Sequence[torch.Tensor]) -> float:
+    """Mean over views of the IoU of boolean (H, W) masks."""
+    ious = [mask_iou(p, t) for p, t in zip(preds, truths, strict=True)]
+    return sum(ious) / len(ious)
 
 
 def summarize(results: Sequence[SceneResult]) -> dict[str, float]:
@@ -127,8 +160,9 @@ def summarize(results: Sequence[SceneResult]) -> dict[str, float]:
     out = {k: mean(k) for k in ("psnr", "ssim", "baseline_psnr", "baseline_ssim")}
     if results and all(r.lpips is not None for r in results):
         out["lpips"], out["baseline_lpips"] = mean("lpips"), mean("baseline_lpips")
-    if results and all(r.mask_iou is not None for r in results):
-        out["mask_iou"] = mean("mask_iou")
+    for key in ("mask_iou", "coverage_iou", "coverage_dilated_iou"):
+        if results and all(getattr(r, key) is not None for r in results):
+            out[key] = mean(key)
     out["modeling_s"] = mean("modeling_s")
     out["modeling_s_per_view"] = sum(r.modeling_s / r.num_inputs for r in results) / n
     out["render_s"] = mean("render_s")

@@ -91,6 +91,7 @@ def test_mask_iou_column_when_the_model_predicts_masks() -> None:
             assert logit is not None
             expected.append(mask_iou(logit[0] > 0, held.mask_tensor(i)[0] > 0.5))
     assert result.mask_iou == pytest.approx(sum(expected) / len(expected))
+    assert len(result.pred_masks) == len(held) and result.pred_masks[0].dtype == torch.bool
     assert summarize([result])["mask_iou"] == pytest.approx(result.mask_iou)
     plain = evaluate_scene(NPBGPP(preset("tiny").model), inputs, held)
     assert plain.mask_iou is None and "mask_iou" not in summarize([plain])

@@ -1,9 +1,14 @@
-"""The reference the demo must beat: points drawn with their mean input colour.
+"""The references the demo must beat: points drawn with their mean input colour, and
+the points' coverage as a foreground mask.
 
 Each point's colour is the average of the image colours sampled at it over the input
 views where it is visible (the same z-buffer visibility as the modeling stage, so this
 is NPBG++'s aggregation with the raw RGB in place of learned features and no view
 dependence); rendering splats the nearest point per pixel, black elsewhere.
+
+The mask reference needs no learning either: a pixel is foreground when at least one
+projected point falls in it, optionally after one 3x3 dilation (which closes the holes
+between sparse points but also grows the silhouette by a pixel).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 
 from npbgpp.camera import Camera
 from npbgpp.kernels.aggregate_sums import aggregate_sums
@@ -54,3 +60,22 @@ def render_point_colors(
     hit = win >= 0
     img = colors[win.clamp_min(0)] * hit[..., None]
     return img.permute(2, 0, 1)
+
+
+def point_coverage(
+    points: torch.Tensor,
+    camera: Camera,
+    *,
+    dilate: bool = False,
+    implementation: str = "auto",
+) -> torch.Tensor:
+    """(H, W) bool: pixels hit by at least one of ``points`` (N, 3) at full resolution.
+
+    ``dilate``: grow the hit pixels by one 3x3 max-filter (a pixel next to a hit counts).
+    """
+    uv, depth = camera.project(points)
+    (win,) = rasterize_points(uv, depth, camera.height, camera.width, implementation=implementation)
+    hit = win >= 0
+    if dilate:
+        hit = F.max_pool2d(hit[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+    return hit
