@@ -154,6 +154,8 @@ class RefineReport:
     """Feature points assigned in the final round."""
     topology: TopologyReport | None = None
     """What the topology clean-ups of all rounds did together (None when switched off)."""
+    breaks: int = 0
+    """Vertices made corners by the sharp-turn split (``cfg.sharp_breaks``)."""
 
 
 @dataclass(frozen=True)
@@ -285,13 +287,99 @@ def refine_graph(
             topo = step if topo is None else topo + step
     if not g.paths:
         return g, RefineReport(initial or 0.0, 0.0, splits, 0, topo)
+    breaks = 0
+    if cfg.sharp_breaks:
+        g, breaks = split_sharp_turns(g, cfg.break_cos, cfg.straight_cos)
     pairs, _, _ = g.segments()
     nodes_t = torch.as_tensor(g.nodes)
     index, keep = _assign(nodes_t, pairs, pts, d, cfg.refine_outlier)
     seg = torch.from_numpy(pairs)[index[keep]]
     dist, _ = _segment_distance(pts[keep], nodes_t[seg[:, 0]], nodes_t[seg[:, 1]])
     final = float((dist - d[keep]).abs().mean()) if int(keep.sum()) else 0.0
-    return g, RefineReport(initial or 0.0, final, splits, int(keep.sum()), topo)
+    return g, RefineReport(initial or 0.0, final, splits, int(keep.sum()), topo, breaks)
+
+
+def _turn_cos(poly: np.ndarray, closed: bool) -> np.ndarray:
+    """(K,) cosine of the turn at every vertex of a polyline (K, 3); 1 at open ends."""
+    nxt = np.roll(poly, -1, axis=0) - poly
+    prv = poly - np.roll(poly, 1, axis=0)
+    norm = np.linalg.norm(nxt, axis=1) * np.linalg.norm(prv, axis=1)
+    cos = np.where(norm > 1e-12, (nxt * prv).sum(1) / np.maximum(norm, 1e-24), 1.0)
+    if not closed:
+        cos[[0, -1]] = 1.0
+    return cos
+
+
+def _sharp_vertices(
+    cos: np.ndarray, closed: bool, break_cos: float, straight_cos: float
+) -> list[int]:
+    """Positions of sharp turns (``cos < break_cos``) with a straight neighbouring turn
+    (``cos > straight_cos``; the open ends of a path are no turns and do not count)."""
+    n = len(cos)
+    straight = cos > straight_cos
+    if not closed:
+        straight[[0, -1]] = False
+    ks = range(n) if closed else range(1, n - 1)
+    return [
+        k for k in ks if cos[k] < break_cos and (straight[(k - 1) % n] or straight[(k + 1) % n])
+    ]
+
+
+def split_sharp_turns(
+    graph: CurveGraph, break_cos: float = 0.2, straight_cos: float = 0.977
+) -> tuple[CurveGraph, int]:
+    """Split curves at sharp turns next to straight stretches; those vertices become corners.
+
+    As the official vectorisation does to its optimised paths before fitting splines: a
+    vertex whose turn cosine (between the directions of its two segments) is below
+    ``break_cos`` and that has a neighbouring vertex turning by less than
+    ``straight_cos`` is a corner the extraction ran through. The path is cut there, so
+    the two sides become two curves meeting at a new corner node. A closed curve with
+    such vertices becomes open curves between them (one curve from and back to the
+    vertex when there is only one). Vertices that are corners already are left alone.
+
+    Returns the new graph (the input is kept) and the number of new corners.
+    """
+    new_corners: list[int] = []
+    paths: list[list[int]] = []
+    closed: list[bool] = []
+    for ids, is_closed in zip(graph.paths, graph.closed, strict=True):
+        cos = _turn_cos(graph.nodes[ids], is_closed)
+        cuts = [
+            k
+            for k in _sharp_vertices(cos, is_closed, break_cos, straight_cos)
+            if ids[k] >= graph.n_corners
+        ]
+        if not cuts:
+            paths.append(list(ids))
+            closed.append(is_closed)
+            continue
+        new_corners += [ids[k] for k in cuts]
+        if is_closed:
+            # Start the loop at its first cut and close it on the same node.
+            ids = ids[cuts[0] :] + ids[: cuts[0] + 1]
+            cuts = [k - cuts[0] for k in cuts]
+        inner = cuts[1:] if is_closed else cuts
+        bounds = [0, *inner, len(ids) - 1]
+        for a, b in itertools.pairwise(bounds):
+            paths.append(list(ids[a : b + 1]))
+            closed.append(False)
+    if not new_corners:
+        return CurveGraph(graph.nodes.copy(), graph.n_corners, paths, closed), 0
+    first = set(new_corners)
+    order = [
+        *range(graph.n_corners),
+        *new_corners,
+        *(i for i in range(graph.n_corners, len(graph.nodes)) if i not in first),
+    ]
+    remap = {old: new for new, old in enumerate(order)}
+    paths = [[remap[i] for i in p] for p in paths]
+    return (
+        CurveGraph(
+            graph.nodes[order].reshape(-1, 3), graph.n_corners + len(new_corners), paths, closed
+        ),
+        len(new_corners),
+    )
 
 
 def _split(

@@ -13,9 +13,11 @@ from def_features.curve_fit import SplineFit
 from def_features.curve_network import (
     CurveGraph,
     clean_graph,
+    curves_from_graph,
     graph_from_curves,
     refine_curves,
     refine_graph,
+    split_sharp_turns,
 )
 from def_features.curves import CurveSet, FeatureCurve, evaluate_curves, extract_curves
 
@@ -296,3 +298,87 @@ def test_clean_graph_drops_small_isolated_groups_and_collapsed_curves() -> None:
     np.testing.assert_array_equal(out.nodes, nodes[[0, 1, 4]])
     # The input graph is untouched.
     assert graph.paths == [[0, 4, 1], [2, 3], [0, 5]] and len(graph.nodes) == 6
+
+
+# --- Splitting at sharp turns (official breakpoints) -----------------------------------
+
+
+def _plane_field(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the plane z = 0 near the segments (M, 3) x2 and their true distances."""
+    g = np.stack(np.meshgrid(np.arange(-0.2, 1.2, 0.02), np.arange(-0.2, 1.2, 0.02)), -1)
+    pts = np.concatenate([g.reshape(-1, 2), np.zeros((g[..., 0].size, 1))], 1)
+    d = _segment_field(pts, a, b)
+    return pts[d < 0.1], d[d < 0.1]
+
+
+def _open_path(poly: np.ndarray) -> CurveGraph:
+    """One open path through the vertices (K, 3), its two ends corners 0 and 1."""
+    nodes = np.concatenate([poly[[0, -1]], poly[1:-1]])
+    return CurveGraph(nodes, 2, [[0, *range(2, len(poly)), 1]], [False])
+
+
+def test_l_shaped_path_is_split_into_two_curves_at_its_turn() -> None:
+    arm = np.linspace(0.0, 1.0, 6)[:, None]
+    poly = np.concatenate([arm * [1.0, 0, 0], [1.0, 0, 0] + arm[1:] * [0, 1.0, 0]])
+    graph = _open_path(poly)
+    turn = np.array([1.0, 0, 0])
+    pts, d = _plane_field(poly[[0, 5]], poly[[5, 10]])
+    cfg = dataclasses.replace(CFG, sharp_breaks=True, refine_outlier=0.5)
+    refined, report = refine_graph(graph, pts, d, cfg)
+    assert report.breaks == 1 and refined.n_corners == 3
+    np.testing.assert_allclose(refined.nodes[2], turn, atol=0.01)
+    curves = curves_from_graph(refined, pts, d, cfg)
+    assert len(curves.curves) == 2 and len(curves.corners) == 3
+    for c in curves.curves:
+        assert 2 in c.corners and len(c.corners) == 2
+        np.testing.assert_allclose(
+            c.spline.sample(2)[[0, -1]], curves.corners[list(c.corners)], atol=5e-3
+        )
+    m = evaluate_curves(curves, poly[[0, 5]], poly[[5, 10]], spacing=0.01, corner_tolerance=0.1)
+    assert m["corner_recall"] == 1.0 and m["corner_precision"] == 1.0
+    # Off (the default): one curve runs through the turn, which no corner marks.
+    off, report = refine_graph(graph, pts, d, dataclasses.replace(cfg, sharp_breaks=False))
+    assert report.breaks == 0 and off.n_corners == 2 and len(off.paths) == 1
+
+
+def test_smooth_arc_and_noisy_line_are_not_split() -> None:
+    t = np.linspace(0.0, np.pi, 21)
+    arc = np.stack([np.cos(t), np.sin(t), np.zeros_like(t)], 1)  # 9 deg turns
+    circle = np.stack([np.cos(t[:-1] * 2), np.sin(t[:-1] * 2), np.zeros(20)], 1)
+    x = np.linspace(0.0, 2.0, 21)
+    noise = np.random.default_rng(0).uniform(-0.01, 0.01, 21)
+    noisy = np.stack([x, noise, np.zeros_like(x)], 1)
+    # A spike: sharp, but both its neighbours turn too (no straight stretch beside it).
+    spike = noisy.copy()
+    spike[10, 1] = 0.2
+    for poly in (arc, noisy, spike):
+        graph = _open_path(poly)
+        out, breaks = split_sharp_turns(graph)
+        assert breaks == 0 and out.paths == graph.paths and out.n_corners == 2
+    loop = CurveGraph(circle, 0, [list(range(20))], [True])
+    out, breaks = split_sharp_turns(loop)
+    assert breaks == 0 and out.closed == [True] and out.paths == loop.paths
+
+
+def test_closed_square_becomes_four_curves_between_new_corners() -> None:
+    side = np.linspace(0.0, 1.0, 4)[:-1, None]
+    square = np.concatenate(
+        [
+            side * [1.0, 0, 0],
+            [1.0, 0, 0] + side * [0, 1.0, 0],
+            [1.0, 1.0, 0] - side * [1.0, 0, 0],
+            [0, 1.0, 0] - side * [0, 1.0, 0],
+        ]
+    )
+    loop = CurveGraph(square, 0, [list(range(12))], [True])
+    out, breaks = split_sharp_turns(loop)
+    assert breaks == 4 and out.n_corners == 4 and out.closed == [False] * 4
+    np.testing.assert_allclose(
+        np.sort(out.nodes[:4], axis=0), np.sort(square[[0, 3, 6, 9]], axis=0)
+    )
+    assert all(len(p) == 4 and p[0] < 4 and p[-1] < 4 for p in out.paths)
+    assert sorted(i for p in out.paths for i in (p[0], p[-1])) == [0, 0, 1, 1, 2, 2, 3, 3]
+    # Arms of one segment are no straight stretch; the input is left as it was.
+    corner_path = _open_path(np.array([[0.0, 0, 0], [1.0, 0, 0], [1.0, 1, 0]]))
+    assert split_sharp_turns(corner_path)[1] == 0
+    assert loop.paths == [list(range(12))] and loop.n_corners == 0
