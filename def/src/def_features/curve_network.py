@@ -53,6 +53,7 @@ from scipy.spatial import cKDTree
 from def_features.config import CurveConfig
 from def_features.curve_fit import fit_residual, fit_spline
 from def_features.curves import CurveSet, FeatureCurve, sample_polylines
+from def_features.geometry.curves import polyline_length
 from def_features.kernels.point_segment_distance import point_segment_distance
 
 
@@ -372,14 +373,8 @@ def split_sharp_turns(
         *new_corners,
         *(i for i in range(graph.n_corners, len(graph.nodes)) if i not in first),
     ]
-    remap = {old: new for new, old in enumerate(order)}
-    paths = [[remap[i] for i in p] for p in paths]
-    return (
-        CurveGraph(
-            graph.nodes[order].reshape(-1, 3), graph.n_corners + len(new_corners), paths, closed
-        ),
-        len(new_corners),
-    )
+    n_corners = graph.n_corners + len(new_corners)
+    return _reordered(graph.nodes, order, n_corners, paths, closed), len(new_corners)
 
 
 def _split(
@@ -435,11 +430,10 @@ def _polyline(g: CurveGraph, c: int) -> np.ndarray:
 
 def _to_polyline(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """(N,) distance of points (N, 3) to a polyline (K, 3)."""
-    a, b = poly[:-1], poly[1:]
-    ab = b - a
-    t = ((p[:, None] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-24)
-    q = a[None] + np.clip(t, 0.0, 1.0)[..., None] * ab[None]
-    return np.linalg.norm(p[:, None] - q, axis=-1).min(1)
+    dist, _, _ = point_segment_distance(
+        torch.from_numpy(p), torch.from_numpy(poly[:-1]), torch.from_numpy(poly[1:])
+    )
+    return dist.numpy()
 
 
 def _merge_corners(g: CurveGraph, radius: float) -> tuple[int, int, int]:
@@ -477,7 +471,7 @@ def _merge_corners(g: CurveGraph, radius: float) -> tuple[int, int, int]:
     keep, degenerate = [], 0
     for c, p in enumerate(g.paths):
         if not g.closed[c] and p[0] == p[-1]:
-            length = float(np.linalg.norm(np.diff(_polyline(g, c), axis=0), axis=1).sum())
+            length = polyline_length(_polyline(g, c))
             # A loop through one corner (a teardrop) is kept; a curve whose two ends
             # collapsed into one node is not.
             if length < 2 * radius or len(p) < 3:
@@ -494,7 +488,7 @@ def _duplicates(g: CurveGraph, support: np.ndarray, distance: float, spacing: fl
     samples = [sample_polylines([p], spacing) for p in polys]
     owner = np.concatenate([np.full(len(s), c) for c, s in enumerate(samples)])
     tree = cKDTree(np.concatenate(samples))
-    lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) for p in polys]
+    lengths = [polyline_length(p) for p in polys]
     # Least support first (ties: shorter first), so of a mutual pair the weaker goes
     # and a piece lying along a longer curve goes whatever its support.
     order = sorted(range(len(polys)), key=lambda c: (support[c], lengths[c], c))
@@ -524,9 +518,7 @@ def _small_groups(g: CurveGraph, min_length: float, max_curves: int) -> list[int
         cols += cs
     adj = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, label = connected_components(adj, directed=False)
-    lengths = np.array(
-        [np.linalg.norm(np.diff(_polyline(g, c), axis=0), axis=1).sum() for c in range(n)]
-    )
+    lengths = np.array([polyline_length(_polyline(g, c)) for c in range(n)])
     out = []
     for lab in np.unique(label):
         members = np.flatnonzero(label == lab)
@@ -544,14 +536,28 @@ def _keep_curves(g: CurveGraph, keep: list[int]) -> None:
     g.closed = [g.closed[c] for c in keep]
 
 
+def _drop_curves(g: CurveGraph, drop: list[int]) -> None:
+    dropped = set(drop)
+    _keep_curves(g, [c for c in range(len(g.paths)) if c not in dropped])
+
+
+def _reordered(
+    nodes: np.ndarray, order: list[int], n_corners: int, paths: list[list[int]], closed: list[bool]
+) -> CurveGraph:
+    """The graph of ``nodes[order]`` (corners first: the first ``n_corners``), with the
+    paths' node indices renumbered accordingly."""
+    remap = {old: new for new, old in enumerate(order)}
+    return CurveGraph(
+        nodes[order].reshape(-1, 3), n_corners, [[remap[i] for i in p] for p in paths], closed
+    )
+
+
 def _compact(g: CurveGraph) -> CurveGraph:
     """Drop nodes no curve uses (orphaned corners included), corners first, order kept."""
     used = sorted({i for p in g.paths for i in p})
     order = [i for i in used if i < g.n_corners] + [i for i in used if i >= g.n_corners]
-    remap = {old: new for new, old in enumerate(order)}
     n_corners = sum(i < g.n_corners for i in used)
-    paths = [[remap[i] for i in p] for p in g.paths]
-    return CurveGraph(g.nodes[order].reshape(-1, 3), n_corners, paths, list(g.closed))
+    return _reordered(g.nodes, order, n_corners, g.paths, list(g.closed))
 
 
 def _clean(
@@ -566,13 +572,13 @@ def _clean(
     if len(g.paths) > 1:
         support = _curve_support(g, pts, d, cfg.refine_outlier)
         duplicates = _duplicates(g, support, cfg.duplicate_distance, cfg.step / 2)
-        _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(duplicates)])
+        _drop_curves(g, duplicates)
     # Support again: the points of a dropped duplicate now belong to its twin.
     support = _curve_support(g, pts, d, cfg.refine_outlier)
     weak = [c for c in range(len(g.paths)) if support[c] < cfg.min_curve_points]
-    _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(weak)])
+    _drop_curves(g, weak)
     small = _small_groups(g, cfg.min_component_length, cfg.min_component_curves)
-    _keep_curves(g, [c for c in range(len(g.paths)) if c not in set(small)])
+    _drop_curves(g, small)
     report = TopologyReport(
         before, len(g.paths), merged, relinked, degenerate, len(duplicates), len(weak), len(small)
     )
@@ -621,12 +627,12 @@ def curves_from_graph(
         curve_of_point = np.where(keep.numpy(), owner[index.numpy()], -1)
     curves = []
     for c, (ids, closed) in enumerate(zip(graph.paths, graph.closed, strict=True)):
-        poly = graph.nodes[ids + ids[:1] if closed else ids]
+        poly = _polyline(graph, c)
         line = sample_polylines([poly], cfg.step / 2)
         ends = () if closed else tuple(i for i in (ids[0], ids[-1]) if i < graph.n_corners)
         spline = fit_spline(line, closed, cfg.spline_tol, pin_ends=bool(ends))
         band = pts[curve_of_point == c]
-        length = float(np.linalg.norm(np.diff(poly, axis=0), axis=1).sum())
+        length = polyline_length(poly)
         residual = fit_residual(spline, band) if len(band) else 0.0
         curves.append(FeatureCurve(line, poly, spline, closed, ends, length, residual, len(band)))
     return CurveSet(graph.nodes[: graph.n_corners].copy(), curves)
