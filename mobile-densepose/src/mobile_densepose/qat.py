@@ -26,13 +26,12 @@ from torch import nn
 from torch.ao.quantization import disable_observer, enable_observer
 
 from mobile_densepose.config import TrainConfig
-from mobile_densepose.data.body import BodySurface
-from mobile_densepose.data.dataset import DensePoseDataset, collate
+from mobile_densepose.data.dataset import collate
 from mobile_densepose.evaluate import evaluate
 from mobile_densepose.infer import load_run
 from mobile_densepose.model.rcnn import DensePoseRCNN
 from mobile_densepose.quantize import build_islands, convert_islands
-from mobile_densepose.train import detector_loss, make_optimizer, split_ids
+from mobile_densepose.train import detector_loss, make_datasets, make_optimizer
 from shared_utils.config import load_config, save_config
 from shared_utils.train.checkpoint import latest_checkpoint, load_checkpoint
 from shared_utils.train.trainer import Trainer, TrainerConfig
@@ -153,26 +152,18 @@ def finetune_qat(cfg: QATConfig, *, stop_at: int | None = None) -> dict[str, flo
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     save_config(fcfg, run / FLOAT_CONFIG)
-    train_ids, val_ids = split_ids(fcfg)
-    train_set = DensePoseDataset(fcfg.data, fcfg.annotations, fcfg.image_dir, ids=train_ids)
+    # the float run's data, mirrored images included
+    train_set, val_set, surface = make_datasets(fcfg)
     model = prepare_qat(load_run(cfg.float_run), train_set[0][0])
     opt_cfg = dataclasses.replace(
         fcfg, lr=cfg.lr, optimizer=fcfg.optimizer if cfg.optimizer == "same" else cfg.optimizer
     )
-    surface_path = Path(fcfg.surface or Path(fcfg.data) / "body_surface.npz")
-    val_set = (
-        DensePoseDataset(fcfg.data, fcfg.annotations, fcfg.image_dir, ids=val_ids)
-        if val_ids and surface_path.exists()
-        else None
-    )
 
     def eval_fn(m: nn.Module, step: int) -> dict[str, float]:
-        if val_set is None:
+        if val_set is None or surface is None:
             return {}
         assert isinstance(m, DensePoseRCNN)
-        metrics = evaluate(
-            convert_qat(m), val_set, BodySurface.load(str(surface_path)), cfg.eval_max_images
-        )
+        metrics = evaluate(convert_qat(m), val_set, surface, cfg.eval_max_images)
         return {f"int8_{k}": v for k, v in metrics.items()}
 
     trainer = Trainer(

@@ -63,8 +63,11 @@ def detector_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str,
     return total, {k: float(v.detach()) for k, v in losses.items()}
 
 
-def train(cfg: TrainConfig) -> dict[str, float]:
-    """Build model + data, fit with the shared Trainer, return the final metrics."""
+def make_datasets(
+    cfg: TrainConfig,
+) -> tuple[DensePoseDataset, DensePoseDataset | None, BodySurface | None]:
+    """The training set (with mirrored images if ``cfg.hflip``), the held-out set and the
+    body surface for DensePose AP (None where there are no held-out images or surface)."""
     train_ids, val_ids = split_ids(cfg)
     symmetry = None
     if cfg.hflip:
@@ -81,6 +84,12 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         if val_set is not None and Path(surface_path).exists()
         else None
     )
+    return train_set, val_set, surface
+
+
+def train(cfg: TrainConfig) -> dict[str, float]:
+    """Build model + data, fit with the shared Trainer, return the final metrics."""
+    train_set, val_set, surface = make_datasets(cfg)
     model = DensePoseRCNN(cfg.model, cfg.loss)
 
     def eval_fn(m: nn.Module, step: int) -> dict[str, float]:
