@@ -37,7 +37,7 @@ from mobile_densepose.export import (
 )
 from mobile_densepose.infer import iuv_image, load_run, overlay
 from mobile_densepose.model.rcnn import DensePoseRCNN
-from mobile_densepose.qat import finetune_qat, load_qat_run, qat_presets
+from mobile_densepose.qat import finetune_qat, qat_presets
 from mobile_densepose.quantize import quantize_int8
 from mobile_densepose.train import split_ids, train
 from shared_utils.report import ReportSection
@@ -133,12 +133,15 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
             float_run=str(out / "run"),
             run_dir=str(out / "qat"),
             observer_steps=cfg.qat_steps * 2 // 3,
+            eval_max_images=len(val),  # the same held-out images as the other rows
         )
         qcfg.trainer = dataclasses.replace(
             qcfg.trainer, steps=cfg.qat_steps, seed=cfg.seed, checkpoint_every=cfg.qat_steps
         )
-        finetune_qat(qcfg)
-        qat_metrics = evaluate(load_qat_run(out / "qat"), val, surface)
+        # finetune_qat ends by evaluating the converted int8 model on the held-out images
+        prefix = "eval/int8_"
+        final = finetune_qat(qcfg)
+        qat_metrics = {k[len(prefix) :]: v for k, v in final.items() if k.startswith(prefix)}
         qat_rows = [(f"trained + {cfg.qat_steps} QAT steps, int8", qat_metrics)]
 
     keys = ["box_AP", "box_AP50", "dp_AP", "dp_AP50", "dpm_AP", "dp_mean_GPS"]
