@@ -12,8 +12,14 @@ from lvt.demo import run_demo
 
 
 def test_short_demo_meets_the_quality_bar(tmp_path: Path) -> None:
-    cfg = DemoConfig(n_train_videos=48, n_test_videos=8, vqvae_steps=400, transformer_steps=150)
-    m = run_demo(tmp_path, cfg)
+    cfg = DemoConfig(
+        data=("digits",),
+        n_train_videos=48,
+        n_test_videos=8,
+        vqvae_steps=400,
+        transformer_steps=150,
+    )
+    m = run_demo(tmp_path, cfg)["digits"]
     assert m["bits_per_dim_heldout"] < m["bits_per_dim_uniform_log2K"] - 1.5
     assert m["bits_per_dim_heldout"] < m["bits_per_dim_untrained"] - 1.5  # training helped
     assert m["vqvae_psnr"] > m["copy_last_frame_psnr"] + 2.0
@@ -23,5 +29,5 @@ def test_short_demo_meets_the_quality_bar(tmp_path: Path) -> None:
     assert report["status"] == "ok" and {"video", "table", "metrics"} <= set(kinds)
     video = next(item for item in report["items"] if item["kind"] == "video")
     assert (tmp_path / video["path"]).stat().st_size > 0
-    assert (tmp_path / "samples.gif").is_file()
-    assert len(list((tmp_path / "codes" / "train").glob("*.npy"))) == 48
+    assert (tmp_path / "digits" / "samples.gif").is_file()
+    assert len(list((tmp_path / "digits" / "codes" / "train").glob("*.npy"))) == 48

