@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from multineus.config import tiny_config
+from multineus.data.heads import head_nose_tip
 from multineus.data.scenes import SceneViews
-from multineus.demo import make_scenes, nose_tip
+from multineus.demo import make_scenes
 from multineus.evaluate import chamfer_after_icp
 from multineus.fit import fit_new_scene
 from multineus.train import extract_mesh, meta_train
@@ -58,7 +59,7 @@ def main() -> None:
         mesh = extract_mesh(m, scene, resolution=64, colors=False)
         r = chamfer_after_icp(
             mesh, held.mesh, mm_per_unit=cfg.mm_per_unit,
-            face_anchor=nose_tip(held.params), n_points=10000,
+            face_anchor=head_nose_tip(held.params), n_points=10000,
         )  # fmt: skip
         return f"{r.face_mm:.2f} / {r.head_mm:.2f}"
 

@@ -18,6 +18,7 @@ from multineus.mesh import Mesh
 from shared_utils.geometry.chamfer import nearest_distances
 from shared_utils.geometry.icp import icp
 from shared_utils.geometry.sampling import sample_surface
+from shared_utils.o3d import open3d
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,23 @@ def _points(x: Mesh | np.ndarray, n: int, seed: int, name: str) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
         raise ValueError(f"chamfer_after_icp: {name} must be (N, 3) points, got {arr.shape}")
     return arr
+
+
+def point_to_surface_mm(points: np.ndarray, mesh: Mesh, *, mm_per_unit: float) -> np.ndarray:
+    """(N,) exact distances (mm) from points to a triangle mesh's surface (open3d's
+    closest-point query), free of the sampling floor of point-to-sample distances.
+
+    Args:
+        points: (N, 3) in world units.
+        mesh: the surface, in world units.
+    """
+    if len(mesh.faces) == 0:
+        raise ValueError("point_to_surface_mm: the mesh has no faces")
+    o3d = open3d()
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(
+        o3d.core.Tensor(np.asarray(mesh.vertices, dtype=np.float32)),
+        o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)),
+    )
+    query = o3d.core.Tensor(np.asarray(points, dtype=np.float32))
+    return scene.compute_distance(query).numpy().astype(np.float64) * mm_per_unit

@@ -30,3 +30,13 @@ def test_short_demo_beats_the_mean_head(tmp_path) -> None:
     kinds = {item["kind"] for item in report["items"]}
     assert {"text", "table", "video", "image", "metrics"} <= kinds
     assert (tmp_path / "fitted_head.ply").is_file() and (tmp_path / "mean_head.ply").is_file()
+    # the real face scan (pymeshlab is in the workspace's dev group): placed and scaled so
+    # that even these barely trained heads lie within a centimetre of the real face
+    if r.face_scan is None:
+        assert "multineus[face-scan]" in r.face_scan_note
+    else:
+        s = r.face_scan
+        assert s.mean_head_mm < 10.0 and s.fitted_mm < 10.0
+        assert s.mean_head_fitness > 0.9 and s.fitted_fitness > 0.9
+        assert (tmp_path / "face_scan_fitted.ply").is_file()
+        assert "face_scan_fit.png" in {item.get("path") for item in report["items"]}

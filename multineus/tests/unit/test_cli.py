@@ -14,7 +14,7 @@ from shared_utils.io.video import read_video
 
 def test_help_lists_every_command() -> None:
     text = build_parser().format_help()
-    for cmd in ("train", "fit", "mesh", "render", "eval", "demo"):
+    for cmd in ("train", "fit", "mesh", "render", "eval", "scan-check", "demo"):
         assert cmd in text
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
@@ -77,3 +77,37 @@ def test_train_with_background_model(tmp_path) -> None:
     model, cfg, _ = load_model(tmp_path)
     assert cfg.background.enabled and cfg.loss.color_on == "all" and cfg.loss.mask == 0.0
     assert model.background is not None and model.background.num_scenes == 1
+
+
+def _cap_scan(path) -> None:
+    """A frontal 'range scan' in mm: a 90 mm sphere cap facing +z, 800 mm from the scanner."""
+    from shared_utils.io.meshes import write_mesh
+
+    n = 30
+    th, ph = np.meshgrid(np.linspace(-0.9, 0.9, n), np.linspace(-0.9, 0.9, n))
+    v = 90.0 * np.stack([np.sin(th) * np.cos(ph), np.sin(ph), np.cos(th) * np.cos(ph)], -1)
+    v = v.reshape(-1, 3) - [0.0, 0.0, 800.0]
+    idx = np.arange(n * n).reshape(n, n)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    faces = np.concatenate(
+        [np.stack([a, d, b], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
+    )
+    write_mesh(path, v, faces)
+
+
+def test_scan_check_command_on_a_given_scan(tmp_path, capsys) -> None:
+    model = tmp_path / "model"
+    main(["train", str(model), "--steps", "2", "--heads", "1"])
+    _cap_scan(tmp_path / "cap.ply")
+    capsys.readouterr()
+    args = ["scan-check", str(model), str(tmp_path / "out"), "--scan", str(tmp_path / "cap.ply")]
+    main([*args, "--stage1", "2", "--stage2", "1", "--image-size", "24"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["scan"] == str(tmp_path / "cap.ply")
+    for key in ("mean_head_mm", "fitted_mm"):
+        assert 0.0 < res[key] < 100.0
+    assert (tmp_path / "out" / "face_scan_fitted.ply").is_file()
+    with pytest.raises(SystemExit, match="coefficient-prior must be >= 0"):
+        main([*args, "--coefficient-prior", "-1"])
+    with pytest.raises(SystemExit, match=r"nothing\.ply"):
+        main([*args[:3], "--scan", str(tmp_path / "nothing.ply")])

@@ -226,11 +226,12 @@ class HeadScene:
     """Ground-truth surface with vertex colours."""
 
 
-def render_head(
-    params: HeadParams, cameras: list[PinholeCamera], *, mesh_resolution: int = 96
-) -> HeadScene:
-    """Render a head from every camera with the shared renderer."""
-    mesh = head_mesh(params, mesh_resolution)
+def render_mesh_views(mesh: Mesh, cameras: list[PinholeCamera]) -> tuple[np.ndarray, np.ndarray]:
+    """Render a coloured mesh from every camera as the heads are (fixed light, on black).
+
+    Returns:
+        images (V, H, W, 3) float32 and masks (V, H, W) bool.
+    """
     scene = RaycastScene(
         [TexturedMesh(mesh.vertices, mesh.faces, vertex_colors=mesh.vertex_colors)]
     )
@@ -239,7 +240,21 @@ def render_head(
         out = render(scene, cam, light_dir=LIGHT_DIR, ambient=0.45, nthreads=1)
         images.append(out.rgb)
         masks.append(out.mask)
-    return HeadScene(params, np.stack(images), np.stack(masks), cameras, mesh)
+    return np.stack(images).astype(np.float32, copy=False), np.stack(masks)
+
+
+def render_head(
+    params: HeadParams, cameras: list[PinholeCamera], *, mesh_resolution: int = 96
+) -> HeadScene:
+    """Render a head from every camera with the shared renderer."""
+    mesh = head_mesh(params, mesh_resolution)
+    images, masks = render_mesh_views(mesh, cameras)
+    return HeadScene(params, images, masks, cameras, mesh)
+
+
+def head_nose_tip(params: HeadParams) -> np.ndarray:
+    """(3,) approximate nose tip of a procedural head (centre of the face region)."""
+    return np.array([0.0, -params.skull[1] - params.nose_length + 0.04, -0.03])
 
 
 def head_family(num: int, seed: int) -> list[HeadParams]:
