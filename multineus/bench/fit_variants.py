@@ -44,27 +44,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="+", help="FitConfig overrides per variant")
     parser.add_argument("--seed", type=int, default=0, help="identity set (data.seed)")
+    parser.add_argument("--train-heads", type=int, help="training identities (default: tiny's)")
+    parser.add_argument("--steps", type=int, help="meta-training steps (default: tiny's)")
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        help="index of the held-out identity among 0..train-heads (default: the last, as "
+        "the demo; fix it to compare different numbers of training heads)",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/fit_variants"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     cfg = tiny_config()
     cfg.data.seed = args.seed
+    if args.train_heads is not None:
+        cfg.data.num_train_heads = args.train_heads
+    if args.steps is not None:
+        cfg.trainer.steps = args.steps
     torch.manual_seed(cfg.trainer.seed)
-    train, held = make_scenes(cfg)
+    train, held = make_scenes(cfg, args.held_out)
     views = [SceneViews.from_arrays(h.images, h.masks, h.cameras) for h in train]
     cfg.multi.num_scenes = len(views)
-    model = meta_train(cfg, views, args.work / f"meta{args.seed}", seed=cfg.trainer.seed)
+    tag = f"{args.seed}_n{cfg.data.num_train_heads}_s{cfg.trainer.steps}_h{args.held_out}"
+    model = meta_train(cfg, views, args.work / f"meta{tag}", seed=cfg.trainer.seed)
 
-    def score(m, scene: int) -> str:
+    def score(m, scene: int, gt=held) -> str:
         mesh = extract_mesh(m, scene, resolution=64, colors=False)
         r = chamfer_after_icp(
-            mesh, held.mesh, mm_per_unit=cfg.mm_per_unit,
-            face_anchor=head_nose_tip(held.params), n_points=10000,
+            mesh, gt.mesh, mm_per_unit=cfg.mm_per_unit,
+            face_anchor=head_nose_tip(gt.params), n_points=10000,
         )  # fmt: skip
         return f"{r.face_mm:.2f} / {r.head_mm:.2f}"
 
     mean = copy.deepcopy(model)
-    print(f"| identity set {args.seed} | face / head Chamfer (mm) |\n|---|---|")
+    print(
+        f"| identity set {args.seed}, {len(views)} training heads, {cfg.trainer.steps} steps "
+        "| face / head Chamfer (mm) |\n|---|---|"
+    )
+    print(f"| training head 0 (vs itself) | {score(model, 0, train[0])} |", flush=True)
     print(f"| mean head | {score(mean, mean.add_scene())} |", flush=True)
     one_view = SceneViews.from_arrays(held.images[:1], held.masks[:1], held.cameras[:1])
     for spec in args.variants:
@@ -72,7 +90,7 @@ def main() -> None:
         c.fit.refine_cameras = False  # exact cameras: refinement would only add noise
         _apply(c.fit, spec)
         torch.manual_seed(0)
-        fitted, scene, _ = fit_new_scene(c, model, one_view, args.work / f"fit{args.seed}_{spec}")
+        fitted, scene, _ = fit_new_scene(c, model, one_view, args.work / f"fit{tag}_{spec}")
         print(f"| {spec} | {score(fitted, scene)} |", flush=True)
 
 

@@ -80,12 +80,23 @@ def silhouette_iou(model: MultiNeuS, scene: int, views: SceneViews, cfg: MultiNe
     return inter / max(union, 1.0)
 
 
-def make_scenes(cfg: MultiNeuSConfig) -> tuple[list[HeadScene], HeadScene]:
-    """Training heads (many views) and the held-out head (one frontal view)."""
+def make_scenes(
+    cfg: MultiNeuSConfig, held_out: int | None = None
+) -> tuple[list[HeadScene], HeadScene]:
+    """Training heads (many views) and the held-out head (one frontal view).
+
+    Identities ``0..num_train_heads`` of the family are drawn; ``held_out`` (default: the
+    last) is held out and the others are the training heads.
+    """
     d = cfg.data
     heads = head_family(d.num_train_heads + 1, d.seed)
+    k = d.num_train_heads if held_out is None else held_out
+    if not 0 <= k <= d.num_train_heads:
+        raise ValueError(f"make_scenes: held_out must be in [0, {d.num_train_heads}], got {k}")
     train = []
-    for i, p in enumerate(heads[:-1]):
+    for i, p in enumerate(heads):
+        if i == k:
+            continue
         cams = frontal_cameras(
             d.views_per_head,
             image_size=d.image_size,
@@ -97,7 +108,7 @@ def make_scenes(cfg: MultiNeuSConfig) -> tuple[list[HeadScene], HeadScene]:
     cams = frontal_cameras(
         1, image_size=d.image_size, fov_deg=d.fov_deg, distance=d.camera_distance, seed=d.seed + 99
     )
-    return train, render_head(heads[-1], cams, mesh_resolution=96)
+    return train, render_head(heads[k], cams, mesh_resolution=96)
 
 
 def run_demo(
