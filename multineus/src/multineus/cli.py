@@ -66,6 +66,22 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"saved {args.out}/multineus.pt ({len(scenes)} scenes)")
 
 
+def _fit_overrides(
+    cfg: MultiNeuSConfig, args: argparse.Namespace, command: str, *, priors: tuple[str, ...]
+) -> None:
+    """Stage lengths and prior weights given on the command line, into ``cfg.fit``."""
+    if args.stage1 is not None:
+        cfg.fit.stage1_steps = args.stage1
+    if args.stage2 is not None:
+        cfg.fit.stage2_steps = args.stage2
+    for name in priors:
+        value = getattr(args, name)
+        if value is not None:
+            if value < 0:
+                raise SystemExit(f"{command}: --{name.replace('_', '-')} must be >= 0, got {value}")
+            setattr(cfg.fit, name, value)
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
     """Fit a new scene (folder or photo) and write OUT/mesh.ply."""
     from multineus.data.loaders import photo_scene, read_scene_folder
@@ -74,20 +90,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from multineus.train import extract_mesh
 
     model, cfg, mean_K = load_model(args.model)
-    if args.stage1 is not None:
-        cfg.fit.stage1_steps = args.stage1
-    if args.stage2 is not None:
-        cfg.fit.stage2_steps = args.stage2
+    _fit_overrides(cfg, args, "fit", priors=("coefficient_prior", "shared_prior"))
     if args.device:
         cfg.trainer.device = args.device
     if args.init_weights:
         cfg.fit.init_weights = args.init_weights
-    for name in ("coefficient_prior", "shared_prior"):
-        value = getattr(args, name)
-        if value is not None:
-            if value < 0:
-                raise SystemExit(f"fit: --{name.replace('_', '-')} must be >= 0, got {value}")
-            setattr(cfg.fit, name, value)
     if args.init_temperature is not None:
         if args.init_temperature <= 0:
             raise SystemExit(f"fit: --init-temperature must be > 0, got {args.init_temperature}")
@@ -195,16 +202,7 @@ def cmd_scan_check(args: argparse.Namespace) -> None:
     from multineus.scan_check import face_scan_check
 
     model, cfg, _ = load_model(args.model)
-    if args.stage1 is not None:
-        cfg.fit.stage1_steps = args.stage1
-    if args.stage2 is not None:
-        cfg.fit.stage2_steps = args.stage2
-    if args.coefficient_prior is not None:
-        if args.coefficient_prior < 0:
-            raise SystemExit(
-                f"scan-check: --coefficient-prior must be >= 0, got {args.coefficient_prior}"
-            )
-        cfg.fit.coefficient_prior = args.coefficient_prior
+    _fit_overrides(cfg, args, "scan-check", priors=("coefficient_prior",))
     if args.image_size is not None and args.image_size < 8:
         raise SystemExit(f"scan-check: --image-size must be >= 8, got {args.image_size}")
     try:
