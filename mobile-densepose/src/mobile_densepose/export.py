@@ -9,8 +9,9 @@ the host code, as in typical mobile detector deployments. ONNX uses opset 17
 onnxruntime's outputs are checked against eager PyTorch.
 
 Quantisation: post-training static int8 (torch.ao FX graph mode, fbgemm/x86 on CPU) of
-the backbone + neck and of the DensePose head + predictor, calibrated on a few images;
-RoIAlign and the box post-processing stay in float.
+the backbone + neck, the RPN head, the box head + predictor and the DensePose head +
+predictor (:mod:`mobile_densepose.quantize`), calibrated on a few images; RoIAlign,
+proposal selection and the box post-processing stay in float.
 """
 
 from __future__ import annotations

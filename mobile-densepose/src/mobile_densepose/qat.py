@@ -4,10 +4,11 @@ The official code offers QAT as the alternative to post-training quantisation: i
 the trained float weights, folds conv + BN, freezes the BN statistics, inserts fake
 quantisation (the backend's default QAT qconfig) and continues training with the normal
 losses; the result is converted to int8 for evaluation on CPU. Here the same happens on
-the two islands of :mod:`mobile_densepose.quantize` (backbone + neck, DensePose head):
-BatchNorms are folded before the islands are traced (the official "freeze BN" from the
-first step), weights and activations are fake-quantised per the x86 QAT mapping, and the
-RPN, box head and the float parts between the islands train in float as before.
+the four islands of :mod:`mobile_densepose.quantize` (backbone + neck, RPN head, box head
++ predictor, DensePose head + predictor): BatchNorms are folded before the islands are
+traced (the official "freeze BN" from the first step), weights and activations are
+fake-quantised per the x86 QAT mapping, and what lies between the islands (RoIAlign,
+proposal and box selection, which have no weights) runs in float as before.
 
 A QAT run is a run folder of the shared trainer (checkpoints, exact resume) beside the
 float run it starts from; ``float_config.yaml`` in it records the float architecture so
@@ -90,11 +91,11 @@ def qat_presets() -> dict[str, tuple[str, QATConfig]]:
 
 
 def prepare_qat(model: DensePoseRCNN, example_image: torch.Tensor | None = None) -> DensePoseRCNN:
-    """A copy of a float model with fake-quantised islands, in training mode.
+    """A copy of a float model with its four islands fake-quantised, in training mode.
 
     Args:
         model: the trained float detector.
-        example_image: (3, H, W) image in [0, 1] tracing the islands (default: a fixed
+        example_image: (3, H, W) image in [0, 1] tracing the pyramid island (default: a fixed
             random image of the model's minimum size).
     """
     if example_image is None:
@@ -104,7 +105,7 @@ def prepare_qat(model: DensePoseRCNN, example_image: torch.Tensor | None = None)
 
 
 def set_observers(model: nn.Module, step: int, observer_steps: int) -> None:
-    """Observers on before ``observer_steps`` (or always when 0), frozen after.
+    """Observers of every island on before ``observer_steps`` (or always when 0), frozen after.
 
     A function of the step alone, so a resumed run is in the same phase as an
     uninterrupted one.
@@ -125,7 +126,7 @@ def qat_loss_fn(observer_steps: int):  # type: ignore[no-untyped-def]
 
 
 def convert_qat(model: DensePoseRCNN) -> DensePoseRCNN:
-    """The int8 model of a fake-quantised one (a CPU copy in eval mode)."""
+    """The int8 model of a fake-quantised one (a CPU copy in eval mode, all four islands)."""
     return convert_islands(model)
 
 
@@ -181,7 +182,11 @@ def finetune_qat(cfg: QATConfig, *, stop_at: int | None = None) -> dict[str, flo
 
 
 def load_qat_run(run_dir: str | Path) -> DensePoseRCNN:
-    """The int8 model of a QAT run folder (float_config.yaml + latest checkpoint)."""
+    """The int8 model of a QAT run folder (float_config.yaml + latest checkpoint).
+
+    The checkpoint's keys are those of :func:`prepare_qat`'s islands: a run saved when
+    fewer parts were quantised (RPN and box head float) no longer loads.
+    """
     run = Path(run_dir)
     fcfg_path = run / FLOAT_CONFIG
     if not fcfg_path.exists():

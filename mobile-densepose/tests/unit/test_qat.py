@@ -1,5 +1,5 @@
-"""BatchNorm folding is exact; QAT trains through fake quantisation, resumes exactly and
-converts to the same int8 model from its run folder."""
+"""BatchNorm folding is exact; QAT trains through fake quantisation (all four islands),
+resumes exactly and converts to the same int8 model from its run folder."""
 
 import dataclasses
 from pathlib import Path
@@ -124,17 +124,26 @@ def test_qat_lowers_the_loss_resumes_exactly_and_reloads(tmp_path: Path) -> None
     scales = [k for k in a if k.endswith("activation_post_process_0.scale")]
     assert scales and all(torch.equal(a[k], mid[k]) for k in scales)
 
-    # the run folder converts to the same int8 model as converting in memory
+    # the run folder converts to the same int8 model as converting in memory: every
+    # island (pyramid, RPN head, box head, DensePose head) gives the same outputs
     int8_direct = convert_qat(trained)
     int8_loaded = load_qat_run(tmp_path / "qat")
+    for island in islands_of(int8_loaded):
+        assert any(".quantized" in type(m).__module__ for m in island.modules())
     x = int8_direct.transform([data[0][0]])[0].tensors
+    rois = torch.tensor([[0.0, 4.0, 4.0, 60.0, 40.0], [0.0, 10.0, 2.0, 50.0, 60.0]])
     with torch.no_grad():
-        for p, q in zip(
-            int8_direct.features(x).values(), int8_loaded.features(x).values(), strict=True
-        ):
-            torch.testing.assert_close(q, p, rtol=0, atol=0)
-    pyramid, _ = islands_of(int8_loaded)
-    assert any(".quantized" in type(m).__module__ for m in pyramid.modules())
+        feats = int8_direct.features(x)
+        outs = []
+        for m in (int8_direct, int8_loaded):
+            objectness, deltas = m.rpn.head(list(feats.values()))
+            maps = m.densepose(feats, rois)
+            outs.append(
+                [*m.features(x).values(), *objectness, *deltas, *m.boxes(feats, rois), *maps]
+            )
+    assert len(outs[0]) == 5 + 10 + 2 + 4
+    for p, q in zip(*outs, strict=True):
+        torch.testing.assert_close(q, p, rtol=0, atol=0)
 
 
 def test_observers_follow_the_step() -> None:
@@ -143,8 +152,9 @@ def test_observers_follow_the_step() -> None:
 
     torch.manual_seed(0)
     model = prepare_qat(DensePoseRCNN(model_preset("tiny")))
+    islands = islands_of(model)
+    assert all(any(hasattr(m, "observer_enabled") for m in i.modules()) for i in islands)
     fq = [m for m in model.modules() if hasattr(m, "observer_enabled")]
-    assert fq
     set_observers(model, 4, 5)
     assert all(int(m.observer_enabled[0]) == 1 for m in fq)
     set_observers(model, 5, 5)

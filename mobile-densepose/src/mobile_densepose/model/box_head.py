@@ -46,13 +46,17 @@ class BoxHead(nn.Module):
                 if conv.bias is not None:
                     nn.init.zeros_(conv.bias)
                 layers += [conv, nn.ReLU()]
-            layers.append(nn.Flatten(1))
             self.out_dim = in_channels * resolution**2
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(R, C, S, S) -> (R, out_dim)."""
-        return self.layers(x)
+        """(R, C, S, S) -> (R, out_dim).
+
+        The conv stack's (R, C, S, S) output is flattened here with ``torch.flatten``
+        (a no-op after the FC layers): int8 FX quantisation keeps it in int8, while an
+        ``nn.Flatten`` module would run in float between a dequantise and a quantise.
+        """
+        return torch.flatten(self.layers(x), 1)
 
 
 class BoxPredictor(nn.Module):
@@ -69,8 +73,17 @@ class BoxPredictor(nn.Module):
         if self.bbox_pred.bias is not None:
             nn.init.zeros_(self.bbox_pred.bias)
 
+    def scores_and_deltas(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(R, D) -> (logits (R, K+1), foreground deltas (R, 4K)): the two linear layers."""
+        return self.cls_score(x), self.bbox_pred(x)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(R, D) -> (logits (R, K+1), deltas (R, 4(K+1)))."""
-        deltas = self.bbox_pred(x)
-        background = deltas.new_zeros((deltas.shape[0], 4))
-        return self.cls_score(x), torch.cat([background, deltas], dim=1)
+        logits, deltas = self.scores_and_deltas(x)
+        return logits, with_background_deltas(deltas)
+
+
+def with_background_deltas(deltas: torch.Tensor) -> torch.Tensor:
+    """Foreground deltas (R, 4K) -> (R, 4(K+1)) with a zero block in front for the background."""
+    background = deltas.new_zeros((deltas.shape[0], 4))
+    return torch.cat([background, deltas], dim=1)
