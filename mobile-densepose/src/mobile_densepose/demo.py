@@ -140,8 +140,8 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
         )
         # finetune_qat ends by evaluating the converted int8 model on the held-out images
         prefix = "eval/int8_"
-        final = finetune_qat(qcfg)
-        qat_metrics = {k[len(prefix) :]: v for k, v in final.items() if k.startswith(prefix)}
+        qat_final = finetune_qat(qcfg)
+        qat_metrics = {k[len(prefix) :]: v for k, v in qat_final.items() if k.startswith(prefix)}
         qat_rows = [(f"trained + {cfg.qat_steps} QAT steps, int8", qat_metrics)]
 
     keys = ["box_AP", "box_AP50", "dp_AP", "dp_AP50", "dpm_AP", "dp_mean_GPS"]
