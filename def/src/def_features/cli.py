@@ -2,6 +2,7 @@
 
 Commands:
   make-dataset  range-scan patches with distance-to-feature targets -> HDF5
+  import-meshlab MeshLab project (.mlp/.aln) of VCG range maps -> raw scans (ViewIO)
   annotate-scans DEF-Scan raw scans (ViewIO) + CAD mesh and curves -> annotated views
   convert-scans DEF-Scan annotated real depth views -> patches in the same HDF5 layout
   train         train the patch network on a patch file
@@ -72,6 +73,29 @@ def cmd_convert_scans(args: argparse.Namespace) -> None:
         raise SystemExit(f"convert-scans: no tile of {args.views} has enough surface pixels")
     write_patches(args.out, stack_patches(patches))
     print(f"wrote {len(patches)} patches to {args.out}")
+
+
+def cmd_import_meshlab(args: argparse.Namespace) -> None:
+    """Convert a scan set aligned in MeshLab into raw DEF-Scan scans (ViewIO HDF5) that
+    annotate-scans reads. The project (.mlp or .aln) lists range maps: PLY meshes with
+    VCG's camera element (as MeshLab and VCG write them). Each becomes one view: its
+    vertices and faces, its camera (extrinsics and intrinsics), and its project matrix as
+    points_alignment. The CAD model's placement is --cad (the label or file name of the
+    CAD mesh aligned in the same project, left out of the views) or the identity."""
+    from def_features.data.def_scan_raw import write_raw_views
+    from def_features.data.meshlab import MeshLabFormatError, meshlab_raw_views
+
+    try:
+        views = meshlab_raw_views(
+            args.project, item_id=args.item_id, obj_scale=args.obj_scale, cad=args.cad
+        )
+    except (MeshLabFormatError, ValueError) as exc:
+        raise SystemExit(f"import-meshlab: {exc}") from exc
+    write_raw_views(args.out, views)
+    for k, v in enumerate(views):
+        h, w = v.image_size
+        print(f"view {k}: {len(v.points)} points, {len(v.faces)} faces, image {w}x{h}")
+    print(f"wrote {len(views)} views to {args.out}")
 
 
 def cmd_annotate_scans(args: argparse.Namespace) -> None:
@@ -249,6 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--abc-meshes", default="*.stl", help="glob of the ABC item's mesh parts")
     p.add_argument(
         "--abc-mesh-scale", type=float, default=1000.0, help="mesh units -> features units"
+    )
+
+    p = add("import-meshlab", cmd_import_meshlab, "MeshLab range-map project -> raw scans")
+    p.add_argument("project", help="MeshLab project (.mlp) or alignment file (.aln)")
+    p.add_argument("--item-id", required=True, help="the scanned CAD item's id (ASCII)")
+    p.add_argument("--out", required=True, help="output raw-scan .hdf5 (ViewIO)")
+    p.add_argument(
+        "--obj-scale",
+        type=float,
+        default=1.0,
+        help="scale of the CAD mesh: its units -> scan units (the project's units)",
+    )
+    p.add_argument(
+        "--cad",
+        default=None,
+        help="label or file name of the CAD mesh aligned in the same project (its matrix, "
+        "with --obj-scale divided out, becomes obj_alignment); default: identity",
     )
 
     p = add("annotate-scans", cmd_annotate_scans, "DEF-Scan raw scans -> annotated views")

@@ -17,6 +17,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for cmd in (
         "make-dataset",
+        "import-meshlab",
         "annotate-scans",
         "convert-scans",
         "train",

@@ -473,3 +473,32 @@ def write_annotated_views(
             f.create_dataset(
                 name, data=np.minimum(np.array(counts), 127).astype(np.int8), compression="lzf"
             )
+
+
+def write_raw_views(path: str | Path, views: Sequence[RawView]) -> None:
+    """Write raw scans in the authors' ``ViewIO`` layout (lzf, vlen float64 points and
+    int32 faces, flattened; ascii ids), atomically; :func:`read_raw_views` reads it."""
+    if not views:
+        raise ValueError("write_raw_views: no views")
+    fixed = {
+        "points_alignment": np.stack([v.points_alignment for v in views]),
+        "extrinsics": np.stack([v.extrinsics for v in views]),
+        "intrinsics": np.stack([v.intrinsics for v in views]),
+        "obj_alignment": np.stack([v.obj_alignment for v in views]),
+        "obj_scale": np.array([v.obj_scale for v in views]),
+    }
+    with atomic_path(Path(path)) as tmp, h5py.File(tmp, "w") as f:
+        for name, arr in fixed.items():
+            f.create_dataset(name, data=np.asarray(arr, np.float64), compression="lzf")
+        f.create_dataset(
+            "item_id",
+            data=np.array([v.item_id.encode("ascii") for v in views]),
+            dtype=h5py.string_dtype(encoding="ascii"),
+            compression="lzf",
+        )
+        for name, dtype in (("points", np.float64), ("faces", np.int32)):
+            dset = f.create_dataset(
+                name, shape=(len(views),), dtype=h5py.vlen_dtype(dtype), compression="lzf"
+            )
+            for i, v in enumerate(views):
+                dset[i] = np.asarray(getattr(v, name), dtype).ravel()
