@@ -428,6 +428,25 @@ def _vlen(f: h5py.File, name: str, rows: list[np.ndarray]) -> None:
         dset[i] = np.asarray(row, np.int32).ravel()
 
 
+def _write_frames(f: h5py.File, raws: Sequence[RawView]) -> None:
+    """The per-scan transforms, cameras and item ids shared by both layouts."""
+    fixed = {
+        "points_alignment": np.stack([r.points_alignment for r in raws]),
+        "extrinsics": np.stack([r.extrinsics for r in raws]),
+        "intrinsics": np.stack([r.intrinsics for r in raws]),
+        "obj_alignment": np.stack([r.obj_alignment for r in raws]),
+        "obj_scale": np.array([r.obj_scale for r in raws]),
+    }
+    for name, arr in fixed.items():
+        f.create_dataset(name, data=np.asarray(arr, np.float64), compression="lzf")
+    f.create_dataset(
+        "item_id",
+        data=np.array([r.item_id.encode("ascii") for r in raws]),
+        dtype=h5py.string_dtype(encoding="ascii"),
+        compression="lzf",
+    )
+
+
 def write_annotated_views(
     path: str | Path, views: Sequence[AnnotatedView], n_vertices: int, n_faces: int
 ) -> None:
@@ -440,23 +459,13 @@ def write_annotated_views(
     raws = [v.raw for v in views]
     fixed = {
         "points": np.stack([v.depth for v in views]),
-        "points_alignment": np.stack([r.points_alignment for r in raws]),
-        "extrinsics": np.stack([r.extrinsics for r in raws]),
-        "intrinsics": np.stack([r.intrinsics for r in raws]),
-        "obj_alignment": np.stack([r.obj_alignment for r in raws]),
-        "obj_scale": np.array([r.obj_scale for r in raws]),
         "distances": np.stack([v.distances for v in views]),
         "directions": np.stack([v.directions for v in views]),
     }
     with atomic_path(Path(path)) as tmp, h5py.File(tmp, "w") as f:
+        _write_frames(f, raws)
         for name, arr in fixed.items():
             f.create_dataset(name, data=np.asarray(arr, np.float64), compression="lzf")
-        f.create_dataset(
-            "item_id",
-            data=np.array([r.item_id.encode("ascii") for r in raws]),
-            dtype=h5py.string_dtype(encoding="ascii"),
-            compression="lzf",
-        )
         _vlen(f, "faces", [r.faces for r in raws])
         _vlen(f, "orig_vert_indices", [np.arange(n_vertices)] * len(views))
         _vlen(f, "orig_face_indexes", [np.arange(n_faces)] * len(views))
@@ -480,22 +489,8 @@ def write_raw_views(path: str | Path, views: Sequence[RawView]) -> None:
     int32 faces, flattened; ascii ids), atomically; :func:`read_raw_views` reads it."""
     if not views:
         raise ValueError("write_raw_views: no views")
-    fixed = {
-        "points_alignment": np.stack([v.points_alignment for v in views]),
-        "extrinsics": np.stack([v.extrinsics for v in views]),
-        "intrinsics": np.stack([v.intrinsics for v in views]),
-        "obj_alignment": np.stack([v.obj_alignment for v in views]),
-        "obj_scale": np.array([v.obj_scale for v in views]),
-    }
     with atomic_path(Path(path)) as tmp, h5py.File(tmp, "w") as f:
-        for name, arr in fixed.items():
-            f.create_dataset(name, data=np.asarray(arr, np.float64), compression="lzf")
-        f.create_dataset(
-            "item_id",
-            data=np.array([v.item_id.encode("ascii") for v in views]),
-            dtype=h5py.string_dtype(encoding="ascii"),
-            compression="lzf",
-        )
+        _write_frames(f, views)
         for name, dtype in (("points", np.float64), ("faces", np.int32)):
             dset = f.create_dataset(
                 name, shape=(len(views),), dtype=h5py.vlen_dtype(dtype), compression="lzf"
