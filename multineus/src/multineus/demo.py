@@ -125,24 +125,27 @@ def run_demo(
     model = meta_train(cfg, views, out / "runs" / "meta", seed=cfg.trainer.seed)
     mm = cfg.mm_per_unit
 
-    def score(mesh_model: torch.nn.Module, scene: int, gt: HeadScene, name: str) -> ChamferResult:
+    def score(
+        mesh_model: torch.nn.Module, scene: int, gt: HeadScene, name: str
+    ) -> tuple[ChamferResult, Mesh]:
         assert hasattr(mesh_model, "sdf")
         mesh = extract_mesh(mesh_model, scene, resolution=cfg.mesh_resolution)  # type: ignore[arg-type]
         mesh.save(out / f"{name}.ply")
-        return chamfer_after_icp(
+        result = chamfer_after_icp(
             mesh, gt.mesh, mm_per_unit=mm, face_anchor=head_nose_tip(gt.params), n_points=10000
         )
+        return result, mesh
 
-    train_head = score(model, 0, train[0], "train_head0")
+    train_head, _ = score(model, 0, train[0], "train_head0")
     mean_model = copy.deepcopy(model)
     mean_scene = mean_model.add_scene()
-    mean_head = score(mean_model, mean_scene, held, "mean_head")
+    mean_head, mean_mesh = score(mean_model, mean_scene, held, "mean_head")
     held_views = SceneViews.from_arrays(held.images, held.masks, held.cameras)
     mean_iou = silhouette_iou(mean_model, mean_scene, held_views, cfg)
     # The held-out camera is exact here; refinement is for PnP-estimated photo cameras.
     cfg.fit.refine_cameras = False
     fitted_model, scene, _ = fit_new_scene(cfg, model, held_views, out / "runs" / "fit")
-    fitted = score(fitted_model, scene, held, "fitted_head")
+    fitted, _ = score(fitted_model, scene, held, "fitted_head")
     fitted_iou = silhouette_iou(fitted_model, scene, held_views, cfg)
     scan_result, scan_note, scan_view, scan_mesh = None, "", None, None
     try:
@@ -150,7 +153,9 @@ def run_demo(
     except FaceScanError as exc:
         scan_note = str(exc)
     else:
-        scan_result, scan_view, scan_mesh = face_scan_check(cfg, model, scan, out)
+        scan_result, scan_view, scan_mesh = face_scan_check(
+            cfg, model, scan, out, mean_mesh=mean_mesh
+        )
     result = DemoResult(
         mean_head,
         fitted,

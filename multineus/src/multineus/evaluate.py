@@ -64,17 +64,9 @@ def chamfer_after_icp(
     """
     p = _points(pred, n_points, seed, "pred")
     g = _points(gt, n_points, seed + 1, "gt")
-    T = np.eye(4)
-    fitness = 1.0
+    T, fitness = np.eye(4), 1.0
     if align:
-        res = icp(
-            p,
-            g,
-            max_correspondence_distance=icp_distance_mm / mm_per_unit,
-            point_to_plane=True,
-            max_iterations=60,
-        )
-        T, fitness = res.transform, res.fitness
+        T, fitness = icp_onto(p, g, mm_per_unit=mm_per_unit, icp_distance_mm=icp_distance_mm)
     p = p @ T[:3, :3].T + T[:3, 3]
     d = nearest_distances(p, g) * mm_per_unit
     face = np.linalg.norm(p - np.asarray(face_anchor, dtype=np.float64), axis=1) * mm_per_unit
@@ -82,6 +74,21 @@ def chamfer_after_icp(
     if not in_face.any():
         raise ValueError("chamfer_after_icp: no predicted point lies in the face region")
     return ChamferResult(float(d[in_face].mean()), float(d.mean()), fitness, T)
+
+
+def icp_onto(
+    points: np.ndarray, target: np.ndarray, *, mm_per_unit: float, icp_distance_mm: float = 20.0
+) -> tuple[np.ndarray, float]:
+    """The evaluation's rigid registration of ``points`` (N, 3) onto ``target`` (M, 3)
+    (point-to-plane ICP from the identity): the (4, 4) transform and ICP's fitness."""
+    res = icp(
+        points,
+        target,
+        max_correspondence_distance=icp_distance_mm / mm_per_unit,
+        point_to_plane=True,
+        max_iterations=60,
+    )
+    return res.transform, res.fitness
 
 
 def _points(x: Mesh | np.ndarray, n: int, seed: int, name: str) -> np.ndarray:

@@ -28,7 +28,7 @@ from multineus.config import MultiNeuSConfig
 from multineus.data.face_scan import FaceScan, render_face_scan
 from multineus.data.heads import frontal_cameras
 from multineus.data.scenes import SceneViews
-from multineus.evaluate import chamfer_after_icp, point_to_surface_mm
+from multineus.evaluate import icp_onto, point_to_surface_mm
 from multineus.fit import fit_new_scene
 from multineus.mesh import Mesh
 from multineus.model.multineus import MultiNeuS
@@ -71,19 +71,12 @@ def scan_to_mesh_mm(
     points = sample_surface(scan.mesh.vertices, scan.mesh.faces, 4 * n_points, seed=seed)[0]
     near = np.linalg.norm(points - scan.nose, axis=1) * scan.mm_per_unit < face_radius_mm
     points = points[near][:n_points]
-    r = chamfer_after_icp(
-        points,
-        mesh,
-        mm_per_unit=scan.mm_per_unit,
-        face_anchor=scan.nose,
-        face_radius_mm=np.inf,  # every point is already in the scan's face region
-        n_points=4 * n_points,  # mesh samples for ICP's correspondences
-        seed=seed,
-    )
-    moved = points @ r.transform[:3, :3].T + r.transform[:3, 3]
-    return float(
-        point_to_surface_mm(moved, mesh, mm_per_unit=scan.mm_per_unit).mean()
-    ), r.icp_fitness
+    if len(mesh.faces) == 0:
+        raise ValueError("scan_to_mesh_mm: the reconstructed mesh has no faces")
+    targets = sample_surface(mesh.vertices, mesh.faces, 4 * n_points, seed=seed + 1)[0]
+    T, fitness = icp_onto(points, targets, mm_per_unit=scan.mm_per_unit)
+    moved = points @ T[:3, :3].T + T[:3, 3]
+    return float(point_to_surface_mm(moved, mesh, mm_per_unit=scan.mm_per_unit).mean()), fitness
 
 
 def face_scan_views(
@@ -110,9 +103,13 @@ def face_scan_check(
     out: str | Path,
     *,
     image_size: int | None = None,
+    mean_mesh: Mesh | None = None,
 ) -> tuple[ScanCheckResult, SceneViews, Mesh]:
     """Fit ``scan`` from one rendered view with ``model`` (``cfg.fit``'s schedule and
     priors, no mask term, exact camera); writes ``out/face_scan_{mean_head,fitted}.ply``.
+
+    ``mean_mesh``: the mean head's mesh at ``cfg.mesh_resolution`` when the caller has
+    already extracted it (otherwise it is extracted here).
 
     Returns:
         the result, the input view and the fitted mesh (world units).
@@ -123,8 +120,10 @@ def face_scan_check(
     cfg = copy.deepcopy(cfg)
     cfg.fit.refine_cameras = False  # the rendering camera is exact
     cfg.fit.mask_weight = 0.0  # the scan's outline is not the head's (see module doc)
-    mean_model = copy.deepcopy(model)
-    mean_mesh = extract_mesh(mean_model, mean_model.add_scene(), resolution=cfg.mesh_resolution)
+    if mean_mesh is None:
+        mean_model = copy.deepcopy(model)
+        mean_scene = mean_model.add_scene()
+        mean_mesh = extract_mesh(mean_model, mean_scene, resolution=cfg.mesh_resolution)
     views = face_scan_views(cfg, scan, image_size)
     fitted_model, scene, _ = fit_new_scene(cfg, model, views, out / "runs" / "face_scan")
     fitted_mesh = extract_mesh(fitted_model, scene, resolution=cfg.mesh_resolution)
