@@ -66,6 +66,22 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"saved {args.out}/multineus.pt ({len(scenes)} scenes)")
 
 
+_PRIOR_HELP = {
+    "coefficient_prior": "weight of the pull of the new coefficients to their initial average",
+    "shared_prior": "weight of the pull of the shared layers to their meta-trained values "
+    "(stage 2)",
+}
+"""Help of the prior-weight options read by :func:`_fit_overrides`."""
+
+
+def _add_fit_override_args(parser: argparse.ArgumentParser, *, priors: tuple[str, ...]) -> None:
+    """The options :func:`_fit_overrides` reads: stage lengths and the given prior weights."""
+    parser.add_argument("--stage1", type=int, help="stage-1 steps (scene coefficients + cameras)")
+    parser.add_argument("--stage2", type=int, help="stage-2 steps (all layers, lower rate)")
+    for name in priors:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, help=_PRIOR_HELP[name])
+
+
 def _fit_overrides(
     cfg: MultiNeuSConfig, args: argparse.Namespace, command: str, *, priors: tuple[str, ...]
 ) -> None:
@@ -281,23 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         "crop is foreground and the mask loss is off)",
     )
     f.add_argument("--scale", type=float, default=1.0, help="image downscale of the scene folder")
-    f.add_argument("--stage1", type=int, help="stage-1 steps (scene coefficients + cameras)")
-    f.add_argument("--stage2", type=int, help="stage-2 steps (all layers, lower rate)")
+    _add_fit_override_args(f, priors=("coefficient_prior", "shared_prior"))
     f.add_argument(
         "--init-weights",
         choices=["uniform", "photometric"],
         help="initial coefficients: plain mean of the training scenes, or weighted by how "
         "well each training scene renders the new views (default: the model's config)",
-    )
-    f.add_argument(
-        "--coefficient-prior",
-        type=float,
-        help="weight of the pull of the new coefficients to their initial average",
-    )
-    f.add_argument(
-        "--shared-prior",
-        type=float,
-        help="weight of the pull of the shared layers to their meta-trained values (stage 2)",
     )
     f.add_argument(
         "--init-temperature",
@@ -358,9 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--image-size", type=int, help="side of the rendered view (default: training size)"
     )
-    c.add_argument("--stage1", type=int, help="stage-1 steps")
-    c.add_argument("--stage2", type=int, help="stage-2 steps")
-    c.add_argument("--coefficient-prior", type=float, help="override fit.coefficient_prior")
+    _add_fit_override_args(c, priors=("coefficient_prior",))
     c.set_defaults(func=cmd_scan_check)
 
     d = sub.add_parser(

@@ -70,6 +70,16 @@ class FaceScan:
     """The file it was read from."""
 
 
+def face_plane(vertices: np.ndarray, facing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scan's least-squares plane: centre (3,) and axes (3, 3), rows the two in-plane
+    directions then the normal, oriented along ``facing`` (towards the scanner)."""
+    centre = vertices.mean(0)
+    axes = np.linalg.svd(vertices - centre, full_matrices=False)[2]
+    if axes[2] @ facing < 0:
+        axes[2] = -axes[2]
+    return centre, axes
+
+
 def nose_tip(vertices: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """(3,) the point of a frontal face scan that stands out most towards the viewer.
 
@@ -81,10 +91,8 @@ def nose_tip(vertices: np.ndarray, facing: np.ndarray) -> np.ndarray:
         vertices: (N, 3) scan points in mm.
         facing: (3,) rough direction from the face towards the scanner.
     """
-    centre = vertices.mean(0)
-    axes = np.linalg.svd(vertices - centre, full_matrices=False)[2]
-    normal = axes[2] if axes[2] @ facing >= 0 else -axes[2]
-    height = (vertices - centre) @ normal
+    centre, axes = face_plane(vertices, facing)
+    height = (vertices - centre) @ axes[2]
     # neighbours in the plane, so that a spike's neighbourhood is the surface below it
     in_plane = (vertices - centre) @ axes[:2].T
     tree = cKDTree(in_plane)
@@ -103,10 +111,7 @@ def head_frame_rotation(vertices: np.ndarray, facing: np.ndarray, up: np.ndarray
         facing: (3,) rough direction from the face towards the scanner.
         up: (3,) rough up direction of the scan (made orthogonal to the face normal).
     """
-    centre = vertices.mean(0)
-    normal = np.linalg.svd(vertices - centre, full_matrices=False)[2][2]
-    if normal @ facing < 0:
-        normal = -normal
+    normal = face_plane(vertices, facing)[1][2]
     z = up - (up @ normal) * normal
     if np.linalg.norm(z) < 0.1 * np.linalg.norm(up):  # within ~6 degrees of the normal
         raise FaceScanError("the scan's up direction is (nearly) parallel to its face normal")
@@ -143,8 +148,9 @@ def load_face_scan(
     extent = np.ptp(v, axis=0).max()
     if not 50.0 < extent < 1000.0:
         raise FaceScanError(f"{source}: extent {extent:.3g} is not that of a face in mm (50-1000)")
-    R = head_frame_rotation(v, np.asarray(facing, float), np.asarray(up, float))
-    nose_mm = nose_tip(v, np.asarray(facing, float))
+    toward = np.asarray(facing, float)
+    R = head_frame_rotation(v, toward, np.asarray(up, float))
+    nose_mm = nose_tip(v, toward)
     target = head_nose_tip(HeadParams())
     world = (v - nose_mm) @ R.T / mm_per_unit + target
     return FaceScan(Mesh(world, np.asarray(raw.faces, dtype=np.int64)), target, mm_per_unit, source)
