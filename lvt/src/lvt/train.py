@@ -20,18 +20,33 @@ from shared_utils.train.seed import seed_everything
 
 
 class FrameDataset(Dataset):
-    """Single frames of videos (N, T, H, W, 3) (uint8 or float [0, 1]) as (3, H, W) in [-1, 1]."""
+    """Single frames of videos (N, T, H, W, 3) (uint8 or float [0, 1]) as (3, H, W) in [-1, 1].
 
-    def __init__(self, videos: np.ndarray) -> None:
+    With ``dihedral``, each frame also appears under the other 7 symmetries of the square
+    (quarter turns, each optionally mirrored): item i is frame i % F under symmetry i // F,
+    8 * F items. Augmentation as a fixed, larger dataset keeps the samples a function of
+    the index only (no random state; the shuffled order and resumption stay the trainer's).
+    A small set of real frames then covers edge orientations that its few scenes lack.
+    """
+
+    def __init__(self, videos: np.ndarray, *, dihedral: bool = False) -> None:
         self.frames = videos.reshape(-1, *videos.shape[2:])
         self.scale = 255.0 if videos.dtype == np.uint8 else 1.0
+        self.symmetries = 8 if dihedral else 1
+        if dihedral and videos.shape[2] != videos.shape[3]:
+            raise ValueError(f"FrameDataset(dihedral=True) needs square frames, got {videos.shape}")
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.frames) * self.symmetries
 
     def __getitem__(self, i: int) -> torch.Tensor:
+        symmetry, i = divmod(i, len(self.frames))
         x = torch.from_numpy(np.asarray(self.frames[i], dtype=np.float32) / self.scale)
-        return x.permute(2, 0, 1) * 2 - 1
+        x = x.permute(2, 0, 1) * 2 - 1  # (3, H, W)
+        if symmetry:
+            x = torch.rot90(x, symmetry % 4, dims=(1, 2))
+            x = x.flip(2) if symmetry >= 4 else x
+        return x
 
 
 def train_vqvae(
