@@ -21,6 +21,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _count(args: argparse.Namespace) -> None:
@@ -131,7 +135,6 @@ def _infer(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     import torch
 
-    from mobile_densepose.data.dataset import DensePoseDataset
     from mobile_densepose.export import (
         ExportCore,
         example_inputs,
@@ -160,12 +163,29 @@ def _export(args: argparse.Namespace) -> None:
         f"float32 state dict {state_dict_mb(model):.2f} MB; TorchScript {file_mb(out / 'core.torchscript.pt'):.2f} MB; ONNX {file_mb(out / 'core.onnx'):.2f} MB; onnxruntime vs eager max |diff| {err:.2e}"
     )
     if args.calibration:
-        data = DensePoseDataset(args.calibration)
         int8 = quantize_int8(
-            model, [data[i][0] for i in range(min(args.calibration_images, len(data)))]
+            model, _calibration(args.run, args.calibration, args.calibration_images)
         )
         torch.save(int8.state_dict(), out / "int8_state_dict.pt")
         print(f"int8 state dict {file_mb(out / 'int8_state_dict.pt'):.2f} MB")
+
+
+def _calibration(run: str, folder: str, num: int) -> list[torch.Tensor]:
+    """(3, H, W) PTQ calibration images: the first ``num`` of ``folder``, or, when
+    ``folder`` is the run's own data folder, of the run's train split (its held-out tail
+    must not calibrate the model it later evaluates)."""
+    from mobile_densepose.config import TrainConfig
+    from mobile_densepose.data.dataset import DensePoseDataset
+    from mobile_densepose.quantize import calibration_images
+    from mobile_densepose.train import make_datasets
+    from shared_utils.config import load_config
+
+    cfg = load_config(TrainConfig, Path(run) / "config.yaml")
+    if Path(folder).resolve() == Path(cfg.data).resolve():
+        train_set = make_datasets(cfg)[0]
+        return calibration_images(train_set, min(num, len(train_set.records)))[1]
+    data = DensePoseDataset(folder)
+    return [data[i][0] for i in range(min(num, len(data)))]
 
 
 def _bench(args: argparse.Namespace) -> None:

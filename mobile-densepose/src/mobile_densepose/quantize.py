@@ -21,7 +21,8 @@ into it (:func:`fold_batchnorm`), as the official code fuses conv + BN before qu
 timm's BatchNormAct2d is not a leaf module for FX, so unfolded it would be traced into a
 float ``batch_norm`` call between a dequantise and a quantise after every convolution.
 
-:func:`quantize_int8` calibrates observers on images (post-training); the QAT path
+:func:`quantize_int8` calibrates observers on images (post-training), which
+:func:`calibration_images` takes from the training split; the QAT path
 (:mod:`mobile_densepose.qat`) trains fake-quantised islands built by :func:`build_islands`
 and converts them with :func:`install_islands` + ``convert_fx``.
 """
@@ -44,6 +45,7 @@ from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 from torch.fx import GraphModule
 
+from mobile_densepose.data.dataset import DensePoseDataset
 from mobile_densepose.model.bifpn import FastNormalizedFusion
 from mobile_densepose.model.box_head import BoxPredictor, with_background_deltas
 from mobile_densepose.model.predictor import DensePoseOutput
@@ -380,3 +382,26 @@ def quantize_int8(
             observed([img])
     observed.box_stage.score_thresh = model.box_stage.score_thresh
     return convert_islands(observed)
+
+
+def calibration_images(
+    train_set: DensePoseDataset, num: int, offset: int = 0
+) -> tuple[list[int], list[torch.Tensor]]:
+    """Image ids and images of ``num`` consecutive training images, for PTQ calibration.
+
+    Pass the training set (:func:`mobile_densepose.train.make_datasets`' first): the
+    observers' ranges are part of the int8 model, so calibrating on held-out images would
+    fit the model to its own test set. Images ``offset .. offset + num - 1`` of the
+    unmirrored originals are taken (a flip-augmented set lists its mirrored copies after
+    them); disjoint offsets give disjoint calibration sets.
+
+    Returns:
+        (ids, images): ``num`` image ids and (3, H, W) float images in [0, 1].
+    """
+    if num < 1 or offset < 0 or offset + num > len(train_set.records):
+        raise ValueError(
+            f"calibration images {offset}..{offset + num - 1} outside the "
+            f"{len(train_set.records)} training images"
+        )
+    picked = range(offset, offset + num)
+    return [train_set.records[i].id for i in picked], [train_set[i][0] for i in picked]

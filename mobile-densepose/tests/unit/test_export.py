@@ -1,4 +1,5 @@
-"""Exported TorchScript / ONNX cores match eager; int8 PTQ shrinks the model and stays close."""
+"""Exported TorchScript / ONNX cores match eager; int8 PTQ shrinks the model and stays close
+and is calibrated on training images only."""
 
 import dataclasses
 from pathlib import Path
@@ -9,7 +10,10 @@ import torch
 from torch.ao.nn import quantized as nnq
 from torch.ao.nn.intrinsic import quantized as nniq
 
-from mobile_densepose.config import model_preset
+from mobile_densepose.cli import _calibration
+from mobile_densepose.config import model_preset, train_presets
+from mobile_densepose.data.dataset import DensePoseDataset
+from mobile_densepose.data.synthetic import SyntheticConfig, make_synthetic
 from mobile_densepose.export import (
     ExportCore,
     example_inputs,
@@ -22,10 +26,13 @@ from mobile_densepose.model.backbone import TimmBackbone
 from mobile_densepose.model.rcnn import DensePoseRCNN
 from mobile_densepose.quantize import (
     _float_islands,
+    calibration_images,
     fold_batchnorm,
     islands_of,
     quantize_int8,
 )
+from mobile_densepose.train import make_datasets, split_ids
+from shared_utils.config import save_config
 
 
 def _model(box_head: str = "conv") -> DensePoseRCNN:
@@ -185,3 +192,30 @@ def test_every_island_folds_exactly() -> None:
                 assert torch.equal(a, b), name
             else:
                 assert float((a - b).norm() / a.norm()) < 1e-5, name
+
+
+def test_calibration_images_come_from_the_training_split(tmp_path: Path) -> None:
+    """PTQ's observers must not see held-out images: the calibration helper (demo, export)
+    takes unmirrored images of the train split, and disjoint offsets give disjoint sets."""
+    data = tmp_path / "data"
+    make_synthetic(data, SyntheticConfig(num_images=10, height=64, width=80, n_points=40, seed=3))
+    cfg = dataclasses.replace(train_presets()["tiny"][1], data=str(data), val_fraction=0.3)
+    train_ids, val_ids = split_ids(cfg)
+    train_set, val_set, _ = make_datasets(cfg)
+    assert val_set is not None and train_set.flip is not None  # mirrored copies present
+    ids, images = calibration_images(train_set, 4)
+    more, _ = calibration_images(train_set, len(train_ids) - 4, offset=4)
+    assert set(ids) <= set(train_ids) and not set(ids) & set(val_ids)
+    assert not set(ids) & {r.id for r in val_set.records}
+    assert not set(ids) & set(more) and set(ids) | set(more) == set(train_ids)
+    for i, img in zip(ids, images, strict=True):  # the original, not the mirrored image
+        assert img.shape == (3, 64, 80)
+        torch.testing.assert_close(img, DensePoseDataset(data, ids=[i])[0][0])
+    with pytest.raises(ValueError, match="training images"):
+        calibration_images(train_set, len(train_ids) - 3, offset=4)
+    # `export --calibration` with the run's own data folder: the train split only, capped
+    save_config(cfg, tmp_path / "run" / "config.yaml")
+    cli_images = _calibration(str(tmp_path / "run"), str(data), 100)
+    assert len(cli_images) == len(train_ids)
+    for a, b in zip(cli_images, images, strict=False):
+        torch.testing.assert_close(a, b)
