@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SCENE_FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap")
+SCENE_FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap", "middlebury")
+"""npbgpp.data.loaders.FORMATS, repeated so that ``--help`` needs no heavy import."""
 
 
 def _add_scene_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -29,6 +30,12 @@ def _add_scene_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--format", choices=SCENE_FORMATS, default="colmap", help="scene layout")
     p.add_argument("--downscale", type=int, default=1, help="integer image downscale factor")
     p.add_argument("--split", default="train", help="split (NeRF-Synthetic only)")
+    p.add_argument(
+        "--max-points",
+        type=int,
+        default=None,
+        help="keep a random subset (seed 0) of at most this many points (default: all)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, required=True)
     _add_scene_args(p, required=False)
     p.add_argument("--holdout-every", type=int, default=8, help="every k-th view is held out")
+    p.add_argument(
+        "--heldout-views",
+        type=int,
+        nargs="+",
+        default=None,
+        help="hold out exactly these view indices instead (e.g. 1 for a Middlebury pair: "
+        "model from the left photo, render the right one)",
+    )
     p.add_argument("--synthetic", type=int, default=1, help="embedded test scenes (no --scene)")
     p.add_argument("--seed", type=int, default=100, help="seed of the embedded test scenes")
     p.add_argument("--size", type=int, default=48, help="embedded test image size")
@@ -111,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_train(args: Sequence[str]) -> int:
     from npbgpp.config import PRESETS
     from npbgpp.data.loaders import load_scene
-    from npbgpp.data.synthetic import make_scene
+    from npbgpp.data.synthetic import training_scenes
     from npbgpp.train import train
     from shared_utils.config import cli_from_presets
 
@@ -121,13 +136,7 @@ def _cmd_train(args: Sequence[str]) -> int:
             load_scene(s, cfg.scene_format, downscale=cfg.scene_downscale) for s in cfg.scenes
         ]
     else:
-        d = cfg.data
-        scenes = [
-            make_scene(
-                d.seed + i, views=d.views_per_scene, size=d.image_size, num_points=d.num_points
-            )[0]
-            for i in range(d.num_train_scenes)
-        ]
+        scenes = training_scenes(cfg.data)
     _, metrics = train(cfg, scenes, cfg.run_dir)
     print(json.dumps(metrics, indent=2))
     return 0
@@ -149,7 +158,9 @@ def _cmd_model(a: argparse.Namespace) -> int:
     from npbgpp.train import load_model
 
     model = load_model(a.weights, device=a.device)
-    scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
+    scene = load_scene(
+        a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
+    )
     if a.finetune == "none":
         with torch.no_grad():
             desc = model_scene(model, scene, a.device)
@@ -179,7 +190,9 @@ def _cmd_render(a: argparse.Namespace) -> int:
         K = intrinsics_from_fov(a.fov, a.size, a.size)
         cams = orbit_cameras(a.orbit, a.radius, a.elevation, K, a.size, a.size)
     elif a.scene is not None:
-        scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
+        scene = load_scene(
+            a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
+        )
         if not 0 <= a.view < len(scene):
             raise SystemExit(f"--view {a.view}: the scene has {len(scene)} views")
         cams = [scene.cameras[a.view]]
@@ -213,9 +226,21 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         lpips = LPIPS("alex", backbone_weights=a.lpips_backbone, head_weights=a.lpips_head)
     pairs = []
     if a.scene is not None:
-        scene = load_scene(a.scene, a.format, split=a.split, downscale=a.downscale)
-        held = [i for i in range(len(scene)) if i % a.holdout_every == 0]
-        inputs = [i for i in range(len(scene)) if i % a.holdout_every != 0]
+        scene = load_scene(
+            a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
+        )
+        if a.heldout_views is not None:
+            held = sorted(set(a.heldout_views))
+            if not held or held[0] < 0 or held[-1] >= len(scene):
+                raise SystemExit(
+                    f"npbgpp eval: --heldout-views {a.heldout_views} out of range for "
+                    f"{len(scene)} views of {a.scene}"
+                )
+        else:
+            held = [i for i in range(len(scene)) if i % a.holdout_every == 0]
+        inputs = [i for i in range(len(scene)) if i not in held]
+        if not inputs:
+            raise SystemExit(f"npbgpp eval: every view of {a.scene} is held out")
         pairs.append((scene.subset(inputs), scene.subset(held, scene.name + "-heldout")))
         dataset = a.format
     else:

@@ -11,6 +11,7 @@ target view itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,27 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> NPBGP
     return model.to(device).eval()
 
 
+LR_SCHEDULES = ("constant", "cosine")
+"""Values of ``Config.lr_schedule``."""
+
+
+def lr_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate factor per step: 1 ("constant"), or a half cosine from 1 at step
+    0 to 0.1 at step ``steps`` ("cosine")."""
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+    if schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+    def cosine(step: int) -> float:
+        t = min(step, steps) / max(1, steps)
+        return 0.1 + 0.45 * (1.0 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+
 def train(
     cfg: Config, scenes: Sequence[Scene], run_dir: str | Path
 ) -> tuple[NPBGPP, dict[str, float]]:
@@ -208,6 +230,7 @@ def train(
         cfg.trainer,
         model=model,
         optimizer_fn=lambda m: torch.optim.Adam(m.parameters(), lr=cfg.lr),
+        scheduler_fn=lambda opt: lr_scheduler(opt, cfg.lr_schedule, cfg.trainer.steps),
         loss_fn=SceneLoss(scenes, cfg),
         dataset=dataset,
         run_dir=run_dir,

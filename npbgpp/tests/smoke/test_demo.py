@@ -6,9 +6,13 @@ whole pipeline: the report holds metrics, table, comparison images and orbit vid
 model file is written, timings are positive, and the short run already renders the
 unseen scene far better than an empty (black) image and predicts its foreground mask.
 
-Mask IoU on the unseen scene, measured: 0.869 after these 120 steps, 0.964 after the
-full demo's 2500; the raw points' coverage scores 0.906 (0.822 after a 3x3 dilation).
-So only the full demo beats the coverage; here the bound is 0.8.
+Mask IoU on the unseen scene, measured: 0.924 after these 120 steps (0.869 before the
+tiny preset decayed its learning rate), 0.950 after the full demo's 2500; the raw points'
+coverage scores 0.906 (0.822 after a 3x3 dilation). The bound here is 0.85.
+
+The real stereo pair (Middlebury Motorcycle): the re-projected points score a fixed
+PSNR (pure geometry and the left photo's colours), and the ``ft`` fine-tuning on the left
+photo must raise the right photo's SSIM over the no-fitting render.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from shared_utils.metrics.image import psnr
 
 SMOKE_STEPS = 120
 """Training steps of the shortened demo."""
-MIN_MASK_IOU = 0.8
-"""Lower bound on the short run's held-out mask IoU (measured 0.869)."""
+MIN_MASK_IOU = 0.85
+"""Lower bound on the short run's held-out mask IoU (measured 0.924)."""
+STEREO_BASELINE_PSNR = 14.34
+"""Right-photo PSNR of the Motorcycle pair's re-projected left colours (measured 14.340)."""
 
 
 def test_short_demo_end_to_end(tmp_path: Path) -> None:
@@ -67,3 +73,19 @@ def test_short_demo_end_to_end(tmp_path: Path) -> None:
     assert held.masks is not None
     true = np.concatenate(list(held.masks > 0.5), axis=0)
     assert np.array_equal(masks[:, : d.image_size, 0] > 0.5, true)
+
+    # the real stereo pair: the points' score is fixed; ft on the left photo beats it
+    assert summary["stereo_baseline_psnr"] == pytest.approx(STEREO_BASELINE_PSNR, abs=0.01)
+    # fine-tuning on the left photo improves the unseen right photo's structure (SSIM;
+    # measured 0.441 -> 0.517 here, 0.609 -> 0.645 after the full demo's training)
+    assert summary["stereo_ft_ssim"] > summary["stereo_ssim"] + 0.03, summary
+    assert np.isfinite(summary["stereo_psnr"]) and summary["stereo_s"] > 0
+    stereo = read_image(tmp_path / "stereo.png")
+    assert stereo.shape[:2] == (125, 4 * 185)
+    photo = read_image(tmp_path / "motorcycle" / "im1.png")  # the right photo, 4x larger
+    assert (
+        np.abs(
+            stereo[:, :185, :3] - photo[:500, :740].reshape(125, 4, 185, 4, 3).mean((1, 3))
+        ).max()
+        < 2 / 255
+    )

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npbgpp.config import DataConfig
 from npbgpp.data.loaders import load_scene
+from npbgpp.data.photos import TEXTURE_PHOTOS, photo_texture
 from npbgpp.data.scene import Scene, SceneError
-from npbgpp.data.synthetic import make_scene
+from npbgpp.data.synthetic import make_scene, training_scenes
 from shared_utils.cameras.conventions import opengl_c2w_from_opencv
 from shared_utils.io.images import write_image
 from shared_utils.io.meshes import write_point_cloud
+from shared_utils.render.procedural import random_textured_object
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,36 @@ def test_synthetic_scene_contents(tiny: tuple[Scene, Scene]) -> None:
     assert (scene.images.sum(-1)[scene.masks == 0] == 0).all() and inside.mean() > 0.05
     again, _ = make_scene(3, views=3, size=16, num_points=300)
     assert np.array_equal(again.images, scene.images) and np.array_equal(again.points, scene.points)
+
+
+def test_photo_textured_scenes(tiny: tuple[Scene, Scene]) -> None:
+    """Same object and cameras as the procedural scene, a real photo's colours on it."""
+    scene, _ = tiny
+    photo, _ = make_scene(3, views=3, size=16, num_points=300, texture="photo")
+    assert photo.name == "synthetic-photo-3"
+    np.testing.assert_array_equal(photo.points, scene.points)
+    assert photo.masks is not None and scene.masks is not None
+    np.testing.assert_array_equal(photo.masks, scene.masks)  # same silhouettes
+    assert photo.colors is not None and scene.colors is not None
+    assert not np.allclose(photo.colors, scene.colors)
+    # a photo has many more distinct colours than a two-colour procedural pattern
+    tex, proc = photo_texture(3, 64), random_textured_object(3, texture_size=64).texture
+    assert proc is not None and tex.shape == (64, 64, 3) and tex.dtype == np.float32
+    distinct = [len(np.unique(np.round(t * 255).reshape(-1, 3), axis=0)) for t in (tex, proc)]
+    assert distinct[0] > distinct[1]
+    np.testing.assert_array_equal(photo_texture(3, 64), tex)  # deterministic
+    # the Middlebury pair is test data: never a texture
+    assert not any("motorcycle" in name for name in TEXTURE_PHOTOS)
+    with pytest.raises(ValueError, match="texture must be one of"):
+        make_scene(3, views=3, size=16, texture="marble")
+
+
+def test_training_scenes_alternate_textures() -> None:
+    data = DataConfig(num_train_scenes=4, views_per_scene=2, image_size=8, num_points=50)
+    assert [s.name for s in training_scenes(data)] == [f"synthetic-{i}" for i in range(4)]
+    data.photo_texture_every = 2
+    names = [s.name for s in training_scenes(data)]
+    assert names == ["synthetic-0", "synthetic-photo-1", "synthetic-2", "synthetic-photo-3"]
 
 
 def test_scene_validation_errors(tiny: tuple[Scene, Scene]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -239,3 +240,26 @@ def test_cli_eval_render_export(tmp_path: Path, capsys: pytest.CaptureFixture[st
         == 0
     )
     assert read_point_cloud(tmp_path / "d.ply").points.shape == (len(desc.points), 3)
+
+
+def test_lr_schedules() -> None:
+    from npbgpp.train import lr_scheduler
+
+    def factors(schedule: str, steps: int) -> list[float]:
+        opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=2e-3)
+        sched = lr_scheduler(opt, schedule, steps)
+        out = []
+        for _ in range(steps + 1):
+            out.append(opt.param_groups[0]["lr"] / 2e-3)
+            opt.step()
+            sched.step()
+        return out
+
+    assert factors("constant", 10) == [1.0] * 11
+    cos = factors("cosine", 10)
+    assert cos[0] == pytest.approx(1.0) and cos[5] == pytest.approx(0.55)
+    assert cos[10] == pytest.approx(0.1)
+    assert all(a > b for a, b in itertools.pairwise(cos))  # strictly decaying
+    assert preset("tiny").lr_schedule == "cosine" and preset("paper").lr_schedule == "constant"
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        factors("step", 3)

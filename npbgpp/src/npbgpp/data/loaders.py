@@ -10,8 +10,12 @@ Formats (``fmt``):
 - ``scannet``: ``intrinsic/``, ``pose/``, ``color/`` and ``full.ply``.
 - ``colmap``: ``sparse/0`` (or ``sparse/``) + ``images/``; the sparse points are used
   unless a denser ``points.ply`` is in the root.
+- ``middlebury``: a Middlebury 2014 stereo scene (``im0.png``, ``im1.png``,
+  ``disp0.pfm``, ``calib.txt``): two real photos (left, right) and the points of the
+  left view's ground-truth disparity, in metres, world z up.
 
-Images are optionally resized by an integer factor (cameras follow).
+Images are optionally resized by an integer factor (cameras follow), and dense point
+clouds optionally thinned to a random subset of ``max_points``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from npbgpp.data.scene import Scene, SceneError
 from shared_utils.cameras.colmap import read_colmap
 from shared_utils.cameras.idr import read_idr
+from shared_utils.cameras.middlebury import read_middlebury
 from shared_utils.cameras.nerf_synthetic import read_nerf_synthetic
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.scannet import read_scannet
@@ -30,7 +35,7 @@ from shared_utils.cameras.viewset import ViewSet
 from shared_utils.io.images import ImageFormatError, read_image, read_mask
 from shared_utils.io.meshes import read_point_cloud
 
-FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap")
+FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap", "middlebury")
 """Scene formats :func:`load_scene` reads."""
 
 
@@ -71,9 +76,18 @@ def _scaled_camera(cam: PinholeCamera, factor: int) -> PinholeCamera:
 
 
 def scene_from_viewset(
-    views: ViewSet, name: str, *, points_file: Path | None = None, downscale: int = 1
+    views: ViewSet,
+    name: str,
+    *,
+    points_file: Path | None = None,
+    downscale: int = 1,
+    max_points: int | None = None,
 ) -> Scene:
-    """Read the images of a ViewSet and attach its point cloud (or ``points_file``)."""
+    """Read the images of a ViewSet and attach its point cloud (or ``points_file``).
+
+    ``max_points``: keep a random subset of at most this many points (seed 0, so the
+    same file always gives the same subset); None keeps all.
+    """
     if points_file is not None and points_file.is_file():
         cloud = read_point_cloud(points_file)
         points, colors = cloud.points, cloud.colors
@@ -82,6 +96,13 @@ def scene_from_viewset(
     else:
         where = points_file if points_file is not None else "the scene"
         raise SceneError(f"{name}: points: no point cloud ({where} not found)")
+    if max_points is not None:
+        if max_points < 1:
+            raise SceneError(f"{name}: max_points must be >= 1, got {max_points}")
+        if len(points) > max_points:
+            keep = np.sort(np.random.default_rng(0).choice(len(points), max_points, replace=False))
+            points = points[keep]
+            colors = None if colors is None else colors[keep]
     images, cams, masks = [], [], []
     mask_paths: list[Path | None] = (
         list(views.mask_paths) if views.mask_paths else [None] * len(views.cameras)
@@ -108,12 +129,20 @@ def scene_from_viewset(
     return Scene(name, np.stack(images), cams, points, colors, masks=stacked)
 
 
-def load_scene(root: str | Path, fmt: str, *, split: str = "train", downscale: int = 1) -> Scene:
-    """Load a scene folder in one of :data:`FORMATS`."""
+def load_scene(
+    root: str | Path,
+    fmt: str,
+    *,
+    split: str = "train",
+    downscale: int = 1,
+    max_points: int | None = None,
+) -> Scene:
+    """Load a scene folder in one of :data:`FORMATS` (``split``: NeRF-Synthetic only;
+    ``max_points``: see :func:`scene_from_viewset`)."""
     root = Path(root)
     if not root.is_dir():
         raise SceneError(f"{root}: scene folder not found")
-    extra = root / "points.ply"
+    extra: Path | None = root / "points.ply"
     if fmt == "nerf_synthetic":
         views = read_nerf_synthetic(root, split)
     elif fmt == "idr":
@@ -122,6 +151,11 @@ def load_scene(root: str | Path, fmt: str, *, split: str = "train", downscale: i
         views = read_scannet(root)
     elif fmt == "colmap":
         views = read_colmap(_colmap_model_dir(root), root / "images")
+    elif fmt == "middlebury":
+        views = read_middlebury(root)
+        extra = None  # the disparity's points are the scene's geometry
     else:
         raise SceneError(f"{root}: unknown scene format {fmt!r}; choose one of {FORMATS}")
-    return scene_from_viewset(views, str(root), points_file=extra, downscale=downscale)
+    return scene_from_viewset(
+        views, str(root), points_file=extra, downscale=downscale, max_points=max_points
+    )

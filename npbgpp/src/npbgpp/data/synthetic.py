@@ -1,6 +1,7 @@
 """The embedded data: textured objects rendered from many known cameras.
 
-Every scene is a random textured primitive (shared_utils.render.procedural) lit by a
+Every scene is a random textured primitive (shared_utils.render.procedural; optionally
+re-textured with a crop of a real photo, :mod:`npbgpp.data.photos`) lit by a
 fixed directional light (so appearance does not depend on the viewpoint), rendered by
 the shared ray-casting renderer from cameras on the upper hemisphere, with a point cloud
 sampled uniformly on its surface, each point coloured by the texture under it.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from npbgpp.config import DataConfig
+from npbgpp.data.photos import photo_texture
 from npbgpp.data.scene import Scene
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras, sphere_cameras
@@ -64,27 +67,67 @@ def heldout_cameras(n: int, size: int, elevation_deg: float = 25.0) -> list[Pinh
     return orbit_cameras(n, CAMERA_RADIUS, elevation_deg, K, size, size, start_azimuth_deg=17.0)
 
 
+TEXTURES = ("procedural", "photo")
+"""Texture sources of :func:`make_scene`."""
+
+
 def make_scene(
-    seed: int, *, views: int = 16, size: int = 64, num_points: int = 6000, heldout: int = 0
+    seed: int,
+    *,
+    views: int = 16,
+    size: int = 64,
+    num_points: int = 6000,
+    heldout: int = 0,
+    texture: str = "procedural",
 ) -> tuple[Scene, Scene | None]:
     """One synthetic scene and (optionally) its held-out views.
+
+    ``texture``: "procedural" (the primitive's own two-colour pattern) or "photo" (the
+    same object re-textured with :func:`npbgpp.data.photos.photo_texture`).
 
     Returns:
         The input scene (``views`` views) and a scene of ``heldout`` novel views with the
         same points (None when ``heldout`` is 0).
     """
+    if texture not in TEXTURES:
+        raise ValueError(f"make_scene: texture must be one of {TEXTURES}, got {texture!r}")
     mesh = random_textured_object(seed, texture_size=64)
+    if texture == "photo":
+        mesh = TexturedMesh(
+            mesh.vertices,
+            mesh.faces,
+            uvs=mesh.uvs,
+            texture=photo_texture(seed),
+            corner_normals=mesh.corner_normals,
+        )
     raycast = RaycastScene([mesh])
     points, colors = surface_points(mesh, num_points, seed=seed)
     cams = input_cameras(views, size)
     rgb, alpha = render_views_with_masks(raycast, cams)
-    scene = Scene(f"synthetic-{seed}", rgb, cams, points, colors, masks=alpha)
+    name = f"synthetic-{seed}" if texture == "procedural" else f"synthetic-photo-{seed}"
+    scene = Scene(name, rgb, cams, points, colors, masks=alpha)
     test = None
     if heldout:
         hcams = heldout_cameras(heldout, size)
         rgb, alpha = render_views_with_masks(raycast, hcams)
-        test = Scene(f"synthetic-{seed}-heldout", rgb, hcams, points, colors, masks=alpha)
+        test = Scene(f"{name}-heldout", rgb, hcams, points, colors, masks=alpha)
     return scene, test
+
+
+def training_scenes(data: DataConfig) -> list[Scene]:
+    """The embedded training scenes of a config: seeds ``data.seed + i``; every
+    ``data.photo_texture_every``-th scene (i % k == k - 1) photo-textured."""
+    k = data.photo_texture_every
+    return [
+        make_scene(
+            data.seed + i,
+            views=data.views_per_scene,
+            size=data.image_size,
+            num_points=data.num_points,
+            texture="photo" if k > 0 and i % k == k - 1 else "procedural",
+        )[0]
+        for i in range(data.num_train_scenes)
+    ]
 
 
 def sfm_views(
