@@ -112,10 +112,11 @@ def cmd_train_vqvae(args: argparse.Namespace) -> None:
     from lvt.train import FrameDataset, train_vqvae
 
     cfg = get_preset(args.preset).vqvae
+    if args.lr is not None:
+        cfg = dataclasses.replace(cfg, lr=args.lr)
     videos = np.stack([v[: args.frames] for _, v in _videos(args)])
-    _, metrics = train_vqvae(
-        cfg, _trainer_cfg(args, cfg.batch_size, cfg.steps), FrameDataset(videos), args.out
-    )
+    frames = FrameDataset(videos, dihedral=args.dihedral)
+    _, metrics = train_vqvae(cfg, _trainer_cfg(args, cfg.batch_size, cfg.steps), frames, args.out)
     print(json.dumps(metrics, indent=1))
 
 
@@ -302,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-vqvae", help="train the VQ-VAE", description=cmd_train_vqvae.__doc__)
     p.add_argument("--preset", choices=presets, default="paper")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: preset)")
+    p.add_argument(
+        "--dihedral",
+        action="store_true",
+        help="train on every frame under the 8 flips and quarter turns of the square (square "
+        "frames; the demo does this on the real clips, whose few frames it otherwise overfits)",
+    )
     _add_data_args(p)
     _add_trainer_args(p)
     p.set_defaults(func=cmd_train_vqvae)

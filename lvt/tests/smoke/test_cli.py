@@ -41,8 +41,11 @@ def test_trainer_counts_must_be_positive(
 def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = ["--data", "digits", "--size", "32", "--frames", "8", "--max-videos", "4"]
     common = ["--steps", "2", "--batch-size", "4", "--device", "cpu"]
-    main(["train-vqvae", "--preset", "tiny", *data, *common, "--out", str(tmp_path / "vq")])
+    vq_args = ["train-vqvae", "--preset", "tiny", "--lr", "1e-3", "--dihedral"]
+    main([*vq_args, *data, *common, "--out", str(tmp_path / "vq")])
     assert (tmp_path / "vq" / "model.pt").is_file()
+    saved = (tmp_path / "vq" / "config.yaml").read_text()
+    assert "lr: 0.001" in saved
     main(
         [
             "extract-codes",
