@@ -17,9 +17,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from npbgpp.data.scene import Scene
 
 SCENE_FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap", "middlebury")
 """npbgpp.data.loaders.FORMATS, repeated so that ``--help`` needs no heavy import."""
@@ -35,6 +39,15 @@ def _add_scene_args(p: argparse.ArgumentParser, required: bool = True) -> None:
         type=int,
         default=None,
         help="keep a random subset (seed 0) of at most this many points (default: all)",
+    )
+
+
+def _load_scene(a: argparse.Namespace) -> Scene:
+    """The scene named by the options of :func:`_add_scene_args`."""
+    from npbgpp.data.loaders import load_scene
+
+    return load_scene(
+        a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
     )
 
 
@@ -152,15 +165,12 @@ def _cmd_prepare(a: argparse.Namespace) -> int:
 
 
 def _cmd_model(a: argparse.Namespace) -> int:
-    from npbgpp.data.loaders import load_scene
     from npbgpp.descriptors_io import save_descriptors
     from npbgpp.evaluate import model_scene
     from npbgpp.train import load_model
 
     model = load_model(a.weights, device=a.device)
-    scene = load_scene(
-        a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
-    )
+    scene = _load_scene(a)
     if a.finetune == "none":
         with torch.no_grad():
             desc = model_scene(model, scene, a.device)
@@ -177,7 +187,6 @@ def _cmd_model(a: argparse.Namespace) -> int:
 
 def _cmd_render(a: argparse.Namespace) -> int:
     from npbgpp.camera import Camera
-    from npbgpp.data.loaders import load_scene
     from npbgpp.descriptors_io import load_descriptors
     from npbgpp.train import load_model
     from shared_utils.cameras.rigs import intrinsics_from_fov, orbit_cameras
@@ -190,9 +199,7 @@ def _cmd_render(a: argparse.Namespace) -> int:
         K = intrinsics_from_fov(a.fov, a.size, a.size)
         cams = orbit_cameras(a.orbit, a.radius, a.elevation, K, a.size, a.size)
     elif a.scene is not None:
-        scene = load_scene(
-            a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
-        )
+        scene = _load_scene(a)
         if not 0 <= a.view < len(scene):
             raise SystemExit(f"--view {a.view}: the scene has {len(scene)} views")
         cams = [scene.cameras[a.view]]
@@ -212,7 +219,6 @@ def _cmd_render(a: argparse.Namespace) -> int:
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
-    from npbgpp.data.loaders import load_scene
     from npbgpp.data.synthetic import make_scene
     from npbgpp.evaluate import evaluate_scene, summarize, table3_rows
     from npbgpp.train import load_model
@@ -226,9 +232,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         lpips = LPIPS("alex", backbone_weights=a.lpips_backbone, head_weights=a.lpips_head)
     pairs = []
     if a.scene is not None:
-        scene = load_scene(
-            a.scene, a.format, split=a.split, downscale=a.downscale, max_points=a.max_points
-        )
+        scene = _load_scene(a)
         if a.heldout_views is not None:
             held = sorted(set(a.heldout_views))
             if not held or held[0] < 0 or held[-1] >= len(scene):

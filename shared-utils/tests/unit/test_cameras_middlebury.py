@@ -137,6 +137,10 @@ def test_bad_scenes_name_file_and_field(tmp_path: Path) -> None:
     (root / "disp0.pfm").write_bytes(b"garbage")
     with pytest.raises(CameraFormatError, match="field 'magic'"):
         read_middlebury(root)
+    write_pfm(root / "disp0.pfm", np.ones((H, W), dtype=np.float32))
+    (root / "im0.png").write_bytes(b"not a png")
+    with pytest.raises(CameraFormatError, match=r"im0\.png: field 'im0\.png': cannot read image"):
+        read_middlebury(root)
     (root / "im1.png").unlink()
     with pytest.raises(
         CameraFormatError, match=r"im1\.png: field 'im1\.png': image does not exist"

@@ -32,7 +32,7 @@ from PIL import Image
 from shared_utils.cameras.pinhole import PinholeCamera
 from shared_utils.cameras.viewset import CameraFormatError, ViewSet
 from shared_utils.io.atomic import atomic_write_text
-from shared_utils.io.images import write_image
+from shared_utils.io.images import ImageFormatError, read_image, write_image
 from shared_utils.io.pfm import PFMFormatError, read_pfm, write_pfm
 
 WORLD_FROM_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -137,18 +137,18 @@ def read_middlebury(
     calib = read_calib(root / "calib.txt")
     size = (calib.width, calib.height)
     paths = [root / "im0.png", root / "im1.png"]
-    left: np.ndarray | None = None
     for p in paths:
         if not p.is_file():
             raise CameraFormatError(p, p.name, "image does not exist")
-        with Image.open(p) as im:
-            if im.size != size:
-                raise CameraFormatError(
-                    p, p.name, f"size {im.size[0]}x{im.size[1]} differs from calib.txt {size}"
-                )
-            if left is None:
-                left = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
-    assert left is not None
+    try:  # the left photo colours the points, read as the scene loaders read it
+        left = read_image(paths[0])[..., :3]
+    except ImageFormatError as exc:
+        raise CameraFormatError(paths[0], paths[0].name, str(exc)) from exc
+    with Image.open(paths[1]) as im:  # the right photo: only its size is needed here
+        right_size = im.size
+    for p, (w, h) in zip(paths, [(left.shape[1], left.shape[0]), right_size], strict=True):
+        if (w, h) != size:
+            raise CameraFormatError(p, p.name, f"size {w}x{h} differs from calib.txt {size}")
     disp_path = root / "disp0.pfm"
     try:
         disp = read_pfm(disp_path)
