@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -33,3 +34,31 @@ def shared_fixtures_dir() -> Path | None:
             if candidate.is_dir():
                 return candidate
     return None
+
+
+def undocumented_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option or sub-command of ``parser`` (recursively) that has no help text.
+
+    Returns entries such as ``"train --seed"`` or ``"(command) render"``; a CLI test
+    asserts the list is empty so that ``--help`` documents every flag. ``-h/--help`` and
+    options hidden with ``argparse.SUPPRESS`` are skipped.
+    """
+    missing: list[str] = []
+
+    def walk(p: argparse.ArgumentParser, prefix: str) -> None:
+        for action in p._actions:  # argparse exposes no public list of actions
+            if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+                continue
+            if isinstance(action, argparse._SubParsersAction):
+                documented = {choice.dest for choice in action._choices_actions if choice.help}
+                for name, sub in action.choices.items():
+                    if name not in documented and not sub.description:
+                        missing.append(f"{prefix}(command) {name}".strip())
+                    walk(sub, f"{prefix}{name} ")
+                continue
+            if not action.help:
+                label = "/".join(action.option_strings) or str(action.dest)
+                missing.append(f"{prefix}{label}")
+
+    walk(parser, "")
+    return missing
