@@ -73,6 +73,10 @@ def write_workspace(
         (folder / "README.md").write_text(f"# {name}\n", encoding="utf-8")
         (folder / "CITATION.cff").write_text(f"doi: 10.1234/{name}\n", encoding="utf-8")
         (folder / "CHANGELOG.md").write_text("# Changelog\n\n## [0.1.0]\n", encoding="utf-8")
+        (folder / "results.json").write_text(
+            '[{"metric": "PSNR", "paper": 30.0, "ours": 29.5, "command": "x demo", "data": "d"}]\n',
+            encoding="utf-8",
+        )
         for rel, content in files.items():
             path = folder / rel
             path.parent.mkdir(parents=True, exist_ok=True)

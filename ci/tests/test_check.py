@@ -56,3 +56,13 @@ def test_root_members_and_workflow_drift(fake_workspace: Callable[..., Path]) ->
     assert any("[tool.uv.workspace] members ['a']" in p for p in problems)
     assert any("lacks [('b', 'kernels')]" in p for p in problems)
     assert any("not in workspace.toml: [('b', 'smoke')]" in p for p in problems)
+
+
+def test_results_table_missing_or_malformed(fake_workspace: Callable[..., Path]) -> None:
+    root = fake_workspace({"a": {}, "b": {}})
+    (root / "a" / "results.json").unlink()
+    (root / "b" / "results.json").write_text('[{"metric": "PSNR", "ours": 1}]', encoding="utf-8")
+    problems = _problems(root)
+    assert len(problems) == 2
+    assert problems[0].startswith("a/results.json: missing")
+    assert problems[1] == "b/results.json: results[0].command must be a non-empty string"

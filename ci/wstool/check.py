@@ -3,7 +3,9 @@
 Checked for every member: the folder, pyproject.toml, README.md, CITATION.cff,
 CHANGELOG.md and ``src/<import>/__init__.py`` exist; name, version and console script
 agree with the pyproject; the tag prefix is ``<name>-v``; members pin shared-utils at its
-version; CITATION.cff names the DOI and CHANGELOG.md has an entry for the version.
+version; CITATION.cff names the DOI and CHANGELOG.md has an entry for the version; a
+member with a paper (a DOI) holds a valid ``results.json``, the results table its release
+manifest is made from (paper number, our number, the command behind it).
 Workspace-wide: the root pyproject's uv members equal the manifest's paths, and the
 GitHub workflow's matrix equals the manifest's member x job list.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from wstool import workflow
 from wstool.manifest import Manifest, Member
+from wstool.release import ReleaseError, load_results
 
 REQUIRED_FILES = ("pyproject.toml", "README.md", "CITATION.cff", "CHANGELOG.md")
 """Files every member folder must hold (non-empty)."""
@@ -81,6 +84,18 @@ def check_member(root: Path, member: Member, shared: Member | None) -> list[str]
     if member.doi and citation.is_file():
         if member.doi.lower() not in citation.read_text(encoding="utf-8").lower():
             problems.append(f"{citation}: does not contain the DOI {member.doi}")
+    results = folder / "results.json"
+    if member.doi and not results.is_file():
+        problems.append(
+            f"{results}: missing (the paper-vs-ours table of the release manifest; rows of "
+            '{"metric", "paper", "ours", "command", "data"})'
+        )
+    elif results.is_file():
+        try:
+            if not load_results(results):
+                problems.append(f"{results}: no rows")
+        except ReleaseError as exc:
+            problems.append(str(exc))
     changelog = folder / "CHANGELOG.md"
     if changelog.is_file():
         text = changelog.read_text(encoding="utf-8")
