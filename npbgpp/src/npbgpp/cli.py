@@ -140,10 +140,11 @@ def _cmd_train(args: Sequence[str]) -> int:
     from npbgpp.config import PRESETS
     from npbgpp.data.loaders import load_scene
     from npbgpp.data.synthetic import training_scenes
-    from npbgpp.train import train
+    from npbgpp.train import check_loss_config, train
     from shared_utils.config import cli_from_presets
 
     cfg = cli_from_presets(PRESETS, args=list(args), prog="npbgpp train")
+    check_loss_config(cfg.loss)  # before the (possibly large) scenes are built
     if cfg.scenes:
         scenes = [
             load_scene(s, cfg.scene_format, downscale=cfg.scene_downscale) for s in cfg.scenes

@@ -83,11 +83,14 @@ class LossConfig:
     l1_downsample: int = 4
     """Downsampling factor of the L1 term."""
     perceptual_weight: float = 1.0
-    """Weight of the VGG-19 perceptual loss (needs vgg19_weights)."""
+    """Weight of the VGG-19 perceptual loss; > 0 needs ``vgg19_weights`` (training stops
+    with an error without it), 0 trains with L1 + SSIM instead."""
     vgg19_weights: str | None = None
-    """Path to a local torchvision VGG-19 state dict; None replaces the perceptual loss by SSIM."""
+    """Path to a local state dict of torchvision's ``vgg19`` (ImageNet weights; nothing is
+    downloaded). Required when ``perceptual_weight > 0``; unused when it is 0."""
     ssim_weight: float = 1.0
-    """Weight of (1 - SSIM), used when no VGG-19 weights are given."""
+    """Weight of (1 - SSIM), used in place of the perceptual term when
+    ``perceptual_weight`` is 0."""
     self_supervised_weight: float = 1.0
     """Weight of the self-supervised term (render from descriptors taken from the target)."""
     dice_weight: float = 0.0

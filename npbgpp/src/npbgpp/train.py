@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from npbgpp.config import Config, ModelConfig
+from npbgpp.config import Config, LossConfig, ModelConfig
 from npbgpp.data.scene import Scene
 from npbgpp.losses import VGGPerceptual, dice_loss, downsampled_l1, ssim_loss
 from npbgpp.model.pipeline import NPBGPP
@@ -92,14 +92,33 @@ def first_item(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return items[0]
 
 
+def check_loss_config(lc: LossConfig) -> None:
+    """Refuse a loss config that cannot train as written, before any data is built.
+
+    Raises:
+        ValueError: ``perceptual_weight > 0`` without a ``vgg19_weights`` file (the
+            perceptual term would otherwise be dropped silently).
+    """
+    if lc.perceptual_weight > 0 and lc.vgg19_weights is None:
+        raise ValueError(
+            f"LossConfig.perceptual_weight = {lc.perceptual_weight} needs a VGG-19 weights "
+            "file, but LossConfig.vgg19_weights is None: give --loss.vgg19-weights PATH (a "
+            "state dict of torchvision's models.vgg19 with ImageNet weights; nothing is "
+            "downloaded), or set --loss.perceptual-weight 0 to train without the "
+            "perceptual term (L1 + SSIM)"
+        )
+
+
 class SceneLoss:
     """``loss_fn(model, batch, step)`` for the shared Trainer."""
 
     def __init__(self, scenes: Sequence[Scene], cfg: Config):
         self.scenes = scenes
         self.cfg = cfg
+        check_loss_config(cfg.loss)
         self.perceptual: VGGPerceptual | None = None
-        if cfg.loss.vgg19_weights is not None and cfg.loss.perceptual_weight > 0:
+        if cfg.loss.perceptual_weight > 0:
+            assert cfg.loss.vgg19_weights is not None
             self.perceptual = VGGPerceptual(cfg.loss.vgg19_weights)
         self._points: dict[tuple[int, str], torch.Tensor] = {}
         if cfg.loss.dice_weight > 0 and not cfg.model.predict_mask:
@@ -221,6 +240,7 @@ def train(
     """Train on ``scenes``; writes the run folder and ``run_dir/model.pt``."""
     if not scenes:
         raise ValueError("train: no training scenes")
+    check_loss_config(cfg.loss)
     torch.manual_seed(cfg.trainer.seed)
     model = NPBGPP(cfg.model)
     dataset = TargetViews(

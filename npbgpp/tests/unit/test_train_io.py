@@ -149,6 +149,28 @@ def test_vgg_loss_needs_local_weights(tmp_path: Path) -> None:
         VGGPerceptual(tmp_path / "vgg19.pth")
 
 
+def test_perceptual_weight_without_vgg_file_is_an_error(tmp_path: Path) -> None:
+    cfg = preset("paper")  # builds without the VGG-19 file
+    assert cfg.loss.perceptual_weight == 1.0 and cfg.loss.vgg19_weights is None
+    NPBGPP(cfg.model)  # so does its model
+    for build in (
+        lambda: SceneLoss([_toy_scene()], cfg),
+        lambda: main(["train", "paper", "--run-dir", str(tmp_path / "run")]),
+    ):
+        with pytest.raises(ValueError) as err:
+            build()
+        text = str(err.value)
+        for needed in ("--loss.vgg19-weights", "torchvision", "vgg19", "perceptual-weight 0"):
+            assert needed in text, text
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    cfg.loss.perceptual_weight = 0.0  # without the perceptual term it builds
+    assert SceneLoss([_toy_scene()], cfg).perceptual is None
+    cfg.loss.perceptual_weight = 1.0
+    cfg.loss.vgg19_weights = str(tmp_path / "vgg19.pth")  # a named but missing file
+    with pytest.raises(FileNotFoundError, match="vgg19_weights"):
+        SceneLoss([_toy_scene()], cfg)
+
+
 def test_model_and_descriptor_files_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(0)
     cfg = preset("tiny").model
