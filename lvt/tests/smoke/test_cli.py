@@ -38,7 +38,9 @@ def test_trainer_counts_must_be_positive(
     assert flag in err and ("must be >= 1" in err or "expected an integer" in err)
 
 
-def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_commands_chain_on_a_tiny_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = ["--data", "digits", "--size", "32", "--frames", "8", "--max-videos", "4"]
     common = ["--steps", "2", "--batch-size", "4", "--device", "cpu"]
     vq_args = ["train-vqvae", "--preset", "tiny", "--lr", "1e-3", "--dihedral"]
@@ -76,6 +78,51 @@ def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixt
         "--codes", str(tmp_path / "codes"), "--num", "1", "--out", str(gif),
     ])  # fmt: skip
     assert gif.is_file() and gif.stat().st_size > 0
+    legend = json.loads(gif.with_suffix(".json").read_text())
+    assert legend["priming"] == "decoded" and legend["left"].startswith("VQ-VAE-decoded")
+    # From videos: the priming frames are the real ones, and the primes' codes are theirs.
+    real_gif = tmp_path / "real.gif"
+    import shared_utils.io.video
+
+    written: dict[str, object] = {}
+    write = shared_utils.io.video.write_video
+
+    def keep_grid(path: Path, grid: object, **kw: object) -> None:
+        written["grid"] = grid
+        write(path, grid, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shared_utils.io.video, "write_video", keep_grid)
+    main([
+        "sample", "--transformer", str(tmp_path / "tr" / "model.pt"), "--vqvae", str(tmp_path / "vq" / "model.pt"),
+        "--data", "digits", "--split", "test", "--num", "2", "--out", str(real_gif),
+    ])  # fmt: skip
+    legend = json.loads(real_gif.with_suffix(".json").read_text())
+    assert legend == {
+        "left": "real video",
+        "right": "1 real priming frame(s), then generated frames",
+        "priming": "real",
+        "n_prime": 1,
+    }
+    import numpy as np
+
+    from lvt.checkpoints import load_vqvae
+    from lvt.data.sources import iter_videos
+    from lvt.evaluation import encode_videos
+
+    test_videos = [v[:8] for _, v in iter_videos("digits", None, size=32, frames=8, split="test")]
+    truth = np.stack(test_videos[:2]).astype(np.float32) / 255.0
+    sampled = np.load(real_gif.with_suffix(".codes.npy"))
+    assert sampled.shape[:2] == (2, 8)
+    primes = encode_videos(load_vqvae(tmp_path / "vq" / "model.pt"), truth)[:, :1]
+    np.testing.assert_array_equal(sampled[:, :1], primes.numpy())
+    grid = np.asarray(written["grid"])  # (T, 2 * 32, 2 * 32, 3): rows videos, real | generated
+    assert grid.shape == (8, 64, 64, 3)
+    for i in range(2):
+        np.testing.assert_array_equal(grid[:, 32 * i : 32 * (i + 1), :32], truth[i])
+        np.testing.assert_array_equal(grid[:1, 32 * i : 32 * (i + 1), 32:], truth[i, :1])
+    with pytest.raises(SystemExit, match="exactly one of --codes"):
+        main(["sample", "--transformer", str(tmp_path / "tr" / "model.pt"), "--vqvae",
+              str(tmp_path / "vq" / "model.pt"), "--out", str(tmp_path / "x.gif")])  # fmt: skip
     out = tmp_path / "eval.json"
     capsys.readouterr()
     main([
@@ -96,8 +143,6 @@ def test_commands_chain_on_a_tiny_run(tmp_path: Path, capsys: pytest.CaptureFixt
         "sample", "--transformer", str(tmp_path / "sp" / "model.pt"), "--vqvae", str(tmp_path / "vq" / "model.pt"),
         "--codes", str(tmp_path / "codes"), "--num", "1", "--out", str(tmp_path / "sp.gif"),
     ])  # fmt: skip
-    import numpy as np
-
     assert np.load(tmp_path / "sp.codes.npy").shape[:2] == (1, 8)
     with pytest.raises(SystemExit, match="train_frames"):
         main(["train", "--preset", "tiny-spatial", "--codes", str(tmp_path / "codes"), *common,

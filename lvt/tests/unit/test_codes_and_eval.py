@@ -160,3 +160,25 @@ def test_with_real_priming_keeps_samples_and_swaps_primes() -> None:
         with_real_priming(fake[:, :4], real, 1)
     with pytest.raises(ValueError, match="outside"):
         with_real_priming(fake, real, 6)
+
+
+def test_comparison_grid_shows_real_priming_frames_in_both_columns() -> None:
+    from lvt.evaluation import comparison_grid
+
+    rng = np.random.default_rng(1)
+    n, t, h, w, n_prime = 3, 5, 4, 6, 2
+    real = rng.random((n, t, h, w, 3)).astype(np.float32)
+    fake = rng.random((n, t, h, w, 3)).astype(np.float32)  # stands for decoded primes + samples
+    grid = comparison_grid(real, fake, n_prime)
+    assert grid.shape == (t, n * h, 2 * w, 3)
+    for i in range(n):
+        rows = slice(i * h, (i + 1) * h)
+        left, right = grid[:, rows, :w], grid[:, rows, w:]
+        np.testing.assert_array_equal(left, real[i])  # the real video, every frame
+        np.testing.assert_array_equal(right[:n_prime], real[i, :n_prime])  # real primes, exact
+        np.testing.assert_array_equal(right[n_prime:], fake[i, n_prime:])  # then the samples
+    # values outside [0, 1] (a decoder overshoot) are clipped, the inputs are left alone
+    loud = fake * 3 - 1
+    clipped = comparison_grid(real, loud, n_prime)
+    assert clipped.min() >= 0 and clipped.max() <= 1
+    assert loud.max() > 1
