@@ -350,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     presets = sorted(PRESETS)
 
     p = sub.add_parser("train-vqvae", help="train the VQ-VAE", description=cmd_train_vqvae.__doc__)
-    p.add_argument("--preset", choices=presets, default="paper")
+    p.add_argument(
+        "--preset", choices=presets, default="paper", help="model and training sizes (config.py)"
+    )
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: preset)")
     p.add_argument(
         "--dihedral",
@@ -367,14 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--vqvae", type=Path, required=True, help="VQ-VAE model.pt")
     p.add_argument("--out", type=Path, required=True, help="codes folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated sources (digits)")
     _add_data_args(p)
     p.set_defaults(func=cmd_extract_codes)
 
     p = sub.add_parser(
         "train", help="train the latent video transformer", description=cmd_train.__doc__
     )
-    p.add_argument("--preset", choices=presets, default="paper")
+    p.add_argument(
+        "--preset", choices=presets, default="paper", help="model and training sizes (config.py)"
+    )
     p.add_argument("--codes", type=Path, required=True, help="codes folder from extract-codes")
     p.add_argument(
         "--latent-frames", type=int, default=None, help="video length T (default: the preset's)"
@@ -386,14 +390,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on windows of this many latent frames, sample and evaluate on T "
         "(default: the preset's; paper-spatial: 4)",
     )
-    p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
+    p.add_argument(
+        "--optimizer",
+        choices=("rmsprop", "adam"),
+        default="rmsprop",
+        help="rmsprop (the paper's) or adam",
+    )
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
     _add_trainer_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="generate videos", description=cmd_sample.__doc__)
-    p.add_argument("--transformer", type=Path, required=True)
-    p.add_argument("--vqvae", type=Path, required=True)
+    p.add_argument("--transformer", type=Path, required=True, help="transformer model.pt")
+    p.add_argument(
+        "--vqvae", type=Path, required=True, help="VQ-VAE model.pt (decodes the samples)"
+    )
     p.add_argument(
         "--codes",
         type=Path,
@@ -405,18 +416,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-prime", type=int, default=None, help="priming frames (default: the model's)"
     )
     p.add_argument("--num", type=int, default=4, help="videos to generate")
-    p.add_argument("--sampler", choices=("cached", "naive"), default="cached")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fps", type=float, default=4.0)
+    p.add_argument(
+        "--sampler",
+        choices=("cached", "naive"),
+        default="cached",
+        help="cached (incremental decoder) or naive (re-runs the network per code; same codes)",
+    )
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature of the draws"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (and of --data digits)")
+    p.add_argument("--fps", type=float, default=4.0, help="frames per second of the output")
     p.add_argument("--out", type=Path, required=True, help="output .gif or .mp4")
     _add_data_args(p, for_sample=True)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="evaluate", description=cmd_eval.__doc__)
-    p.add_argument("--transformer", type=Path, default=None)
+    p.add_argument(
+        "--transformer", type=Path, default=None, help="transformer model.pt (bits/dim, FVD)"
+    )
     p.add_argument("--codes", type=Path, default=None, help="held-out codes folder")
-    p.add_argument("--vqvae", type=Path, default=None)
+    p.add_argument(
+        "--vqvae", type=Path, default=None, help="VQ-VAE model.pt (PSNR/SSIM, baseline, FVD)"
+    )
     p.add_argument("--n-prime", type=int, default=1, help="priming frames excluded from metrics")
     p.add_argument("--i3d-weights", type=Path, default=None, help="local I3D state_dict for FVD")
     p.add_argument(
@@ -432,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=224,
         help="frame side fed to I3D (224 = the FVD protocol; smaller only for quick checks)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the FVD samples and of digits")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     _add_data_args(p)
     p.set_defaults(func=cmd_eval)
@@ -440,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="end-to-end demo on embedded data", description=cmd_demo.__doc__
     )
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="output folder (report.json, runs)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling")
     p.add_argument(
         "--data",
         nargs="+",

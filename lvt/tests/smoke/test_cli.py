@@ -149,6 +149,12 @@ def test_commands_chain_on_a_tiny_run(
               "--train-frames", "3", "--out", str(tmp_path / "bad")])  # fmt: skip
 
 
+def test_every_flag_and_command_has_help_text() -> None:
+    from shared_utils.testing import undocumented_options
+
+    assert undocumented_options(build_parser()) == []
+
+
 def test_parser_rejects_unknown_preset() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--preset", "nope", "--codes", "x", "--out", "y"])
