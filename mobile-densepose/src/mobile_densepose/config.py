@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from shared_utils.train.trainer import TrainerConfig
 
@@ -29,6 +31,12 @@ class ModelConfig:
 
     backbone: str = "spnasnet_100"
     """timm model name (created with features_only=True, pretrained=False)."""
+    backbone_weights: Annotated[str | None, tyro.conf.arg(aliases=("--backbone-weights",))] = None
+    """Local file of pretrained backbone weights (e.g. ImageNet), copied into the backbone
+    when a training run starts (a resumed run takes its checkpoint instead): a state dict of
+    the timm model `backbone`, saved with torch.save(timm.create_model(name,
+    pretrained=True).state_dict(), FILE) (read with weights_only=True) or as a .safetensors
+    file. None: random initialisation. Nothing is ever downloaded."""
     backbone_norm: Literal["frozen_bn", "bn"] = "frozen_bn"
     """'frozen_bn': backbone BatchNorms become frozen affine buffers (detectron2's FrozenBN,
     what the paper counts); 'bn': trainable BatchNorm (for training from scratch)."""

@@ -21,6 +21,7 @@ from mobile_densepose.data.dataset import DensePoseDataset, collate
 from mobile_densepose.data.densepose_coco import load_densepose_coco
 from mobile_densepose.data.flip import UVSymmetry
 from mobile_densepose.evaluate import evaluate
+from mobile_densepose.model.backbone import load_backbone_weights
 from mobile_densepose.model.rcnn import DensePoseRCNN
 from shared_utils.train.trainer import Trainer
 
@@ -91,6 +92,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     """Build model + data, fit with the shared Trainer, return the final metrics."""
     train_set, val_set, surface = make_datasets(cfg)
     model = DensePoseRCNN(cfg.model, cfg.loss)
+    if cfg.model.backbone_weights:
+        load_backbone_weights(model.backbone, cfg.model.backbone_weights)
 
     def eval_fn(m: nn.Module, step: int) -> dict[str, float]:
         if val_set is None or surface is None:

@@ -11,11 +11,13 @@ Two ways to tap the features, both reproducing the paper's parameter counts:
   are dropped. This is what the counts of Table 5 imply (see the README).
 
 BatchNorms become detectron2's FrozenBatchNorm (affine buffers, not parameters) unless
-``norm="bn"``. Weights are never downloaded (``pretrained=False``).
+``norm="bn"``. Weights are never downloaded (``pretrained=False``): ImageNet weights come
+from a local file through :func:`load_backbone_weights` (``ModelConfig.backbone_weights``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import timm
@@ -139,6 +141,8 @@ class TimmBackbone(nn.Module):
         feature_location: FeatureLocation = "expansion",
     ) -> None:
         super().__init__()
+        self.name = name
+        """timm model name (what a weights file must be a state dict of)."""
         body: nn.Module
         if feature_location == "stage_end":
             taps = _StageTaps(timm.create_model(name, pretrained=False), name)
@@ -170,3 +174,93 @@ class TimmBackbone(nn.Module):
         """(B, 3, H, W) normalised images -> [C2 (B, c2, H/4, W/4), ..., C5 (B, c5, H/32, W/32)]."""
         feats: list[torch.Tensor] = self.body(images)  # already a list; list() breaks FX tracing
         return feats
+
+
+class BackboneWeightsError(ValueError):
+    """A backbone weights file that is missing, unreadable or of another network."""
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``: safetensors (``.safetensors``) or a ``torch.save`` file
+    read with ``weights_only=True`` (a bare state dict, or one under a ``state_dict`` or
+    ``model`` key)."""
+    p = Path(path)
+    if not p.is_file():
+        raise BackboneWeightsError(f"{p}: backbone weights file not found")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(p), device="cpu")
+        else:
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as error:  # any reader failure is a bad file
+        raise BackboneWeightsError(f"{p}: cannot read backbone weights: {error}") from error
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    ):
+        raise BackboneWeightsError(f"{p}: not a state dict of tensors (got {type(obj).__name__})")
+    return obj
+
+
+def _timm_key(key: str) -> str:
+    """Name in timm's own model of a key of ``TimmBackbone.body`` (the tap wrappers rename
+    conv_stem / bn1 / blocks to stem.0 / stem.1 / stages; timm's features_only models keep
+    timm's names)."""
+    for ours, theirs in (("stem.0.", "conv_stem."), ("stem.1.", "bn1."), ("stages.", "blocks.")):
+        if key.startswith(ours):
+            return theirs + key[len(ours) :]
+    return key
+
+
+def load_backbone_weights(backbone: TimmBackbone, path: str | Path) -> int:
+    """Copy a timm state dict (e.g. ImageNet weights saved with
+    ``torch.save(timm.create_model(name, pretrained=True).state_dict(), path)``) into
+    ``backbone``; returns the number of tensors copied.
+
+    Every tensor the backbone holds must be in the file with the same shape; keys the
+    backbone does not use (the classifier, timm's head convs) may be there, keys that the
+    timm model ``backbone.name`` does not have may not. BatchNorm step counters
+    (``num_batches_tracked``) are optional.
+
+    Raises:
+        BackboneWeightsError: naming the file and the first mismatching key.
+    """
+    p = Path(path)
+    state = read_state_dict(p)
+    reference = timm.create_model(backbone.name, pretrained=False).state_dict()
+    for key, value in state.items():
+        if key not in reference:
+            raise BackboneWeightsError(
+                f"{p}: key {key!r} is not in timm model {backbone.name!r} "
+                "(weights of another network?)"
+            )
+        if tuple(value.shape) != tuple(reference[key].shape):
+            raise BackboneWeightsError(
+                f"{p}: key {key!r} has shape {tuple(value.shape)}, timm model "
+                f"{backbone.name!r} expects {tuple(reference[key].shape)}"
+            )
+    ours = backbone.body.state_dict()
+    loaded: dict[str, torch.Tensor] = {}
+    for key, value in ours.items():
+        name = _timm_key(key)
+        if name not in state:
+            if key.endswith("num_batches_tracked"):
+                loaded[key] = value
+                continue
+            raise BackboneWeightsError(
+                f"{p}: key {name!r} is missing (needed by the backbone {backbone.name!r})"
+            )
+        if tuple(state[name].shape) != tuple(value.shape):  # only if the wrappers changed it
+            raise BackboneWeightsError(
+                f"{p}: key {name!r} has shape {tuple(state[name].shape)}, the backbone "
+                f"expects {tuple(value.shape)}"
+            )
+        loaded[key] = state[name]
+    backbone.body.load_state_dict(loaded, strict=True)
+    return len(loaded)
