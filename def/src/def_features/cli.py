@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from def_features.config import NOISE_LEVELS, PRESETS, DefConfig, preset
+from def_features.config import NOISE_LEVELS, PRESETS, RESOLUTIONS, DefConfig, preset
 
 
 def _cfg(args: argparse.Namespace) -> DefConfig:
@@ -33,7 +34,23 @@ def _cfg(args: argparse.Namespace) -> DefConfig:
         )
     if getattr(args, "steps", None):
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
+    if getattr(args, "batch_size", None):
+        cfg = dataclasses.replace(
+            cfg, optim=dataclasses.replace(cfg.optim, batch_size=args.batch_size)
+        )
+    if getattr(args, "amp", None):
+        cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, amp=args.amp))
     return cfg
+
+
+def _pixel_sizes(args: argparse.Namespace, cfg: DefConfig) -> list[float]:
+    """Pixel sizes of make-dataset: ``--resolution`` (``all`` cycles the three DEF-Sim
+    resolutions), else ``--pixel-size`` or the preset's."""
+    if args.resolution is None:
+        return [cfg.data.pixel_size]
+    if args.resolution == "all":
+        return list(RESOLUTIONS.values())
+    return [RESOLUTIONS[args.resolution]]
 
 
 def cmd_make_dataset(args: argparse.Namespace) -> None:
@@ -54,7 +71,14 @@ def cmd_make_dataset(args: argparse.Namespace) -> None:
     else:
         items = [procedural_item(args.seed * 100_000 + k, cfg.data) for k in range(args.shapes)]
     noise = [float(x) for x in args.noise.split(",")] if args.noise else list(NOISE_LEVELS)
-    arrays = build_patches(items, cfg.data, args.patches_per_shape, args.seed, noise)
+    arrays = build_patches(
+        items,
+        cfg.data,
+        args.patches_per_shape,
+        args.seed,
+        noise,
+        pixel_sizes=_pixel_sizes(args, cfg),
+    )
     write_patches(args.out, arrays)
     print(f"wrote {len(arrays['image'])} patches to {args.out}")
 
@@ -138,16 +162,27 @@ def cmd_annotate_scans(args: argparse.Namespace) -> None:
     print(f"wrote {len(annotated)} annotated views to {args.out}")
 
 
+def _rank() -> int:
+    """This process's global rank under torchrun (``RANK``; 0 in a plain run)."""
+    raw = os.environ.get("RANK", "")
+    try:
+        return int(raw) if raw else 0
+    except ValueError as exc:
+        raise SystemExit(f"environment variable RANK={raw!r} is not an integer") from exc
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    """Train on a patch file; writes run_dir/model.pt."""
+    """Train on a patch file; writes run_dir/model.pt (under torchrun: rank 0 only, every
+    rank holds the same DDP weights). --batch-size is the global batch over all ranks."""
     from def_features.data.hdf5_patches import read_patches
     from def_features.model.checkpoint import save_model
     from def_features.train import train
 
     cfg = _cfg(args)
     model = train(cfg, read_patches(args.data), args.run_dir)
-    save_model(Path(args.run_dir) / "model.pt", model, cfg)
-    print(f"saved {Path(args.run_dir) / 'model.pt'}")
+    if _rank() == 0:
+        save_model(Path(args.run_dir) / "model.pt", model, cfg)
+        print(f"saved {Path(args.run_dir) / 'model.pt'}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -247,15 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     presets = ", ".join(f"{k} ({v[0]})" for k, v in PRESETS.items())
 
-    def add(name: str, fn, help_: str) -> argparse.ArgumentParser:
+    def add(name: str, fn, help_: str, with_preset: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=fn.__doc__)
         p.set_defaults(fn=fn)
-        p.add_argument(
-            "--preset", default="tiny", choices=sorted(PRESETS), help=f"config preset: {presets}"
-        )
+        if with_preset:
+            p.add_argument(
+                "--preset",
+                default="tiny",
+                choices=sorted(PRESETS),
+                help=f"config preset: {presets}",
+            )
         return p
 
-    p = add("make-dataset", cmd_make_dataset, "range-scan patches -> HDF5")
+    p = add("make-dataset", cmd_make_dataset, "range-scan patches -> HDF5", with_preset=True)
     p.add_argument("--out", required=True, help="output .hdf5 file")
     p.add_argument("--shapes", type=int, default=20, help="procedural parts to use")
     p.add_argument("--patches-per-shape", type=int, default=8, help="accepted patches per shape")
@@ -263,8 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--noise", default="", help="comma-separated noise levels (default: the seven DEF levels)"
     )
-    p.add_argument(
+    res = p.add_mutually_exclusive_group()
+    res.add_argument(
         "--pixel-size", type=float, default=None, help="override pixel size (0.02/0.05/0.125)"
+    )
+    res.add_argument(
+        "--resolution",
+        choices=[*RESOLUTIONS, "all"],
+        default=None,
+        help="DEF-Sim resolution: "
+        + ", ".join(f"{k} ({v})" for k, v in RESOLUTIONS.items())
+        + "; all cycles the three over each shape's patches like the noise levels "
+        "(default: the preset's pixel size)",
     )
     p.add_argument(
         "--meshes", nargs="*", help="mesh files with angle-based sharp edges instead of parts"
@@ -335,10 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="has_sharp: a surface pixel closer than this to a curve (DEF-Scan: mm)",
     )
 
-    p = add("train", cmd_train, "train the patch network")
+    p = add("train", cmd_train, "train the patch network", with_preset=True)
     p.add_argument("--data", required=True, help="training .hdf5 patch file")
     p.add_argument("--run-dir", required=True, help="run folder (checkpoints, metrics, model.pt)")
     p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="override the preset's global batch (summed over torchrun ranks; must divide "
+        "by their number)",
+    )
+    p.add_argument(
+        "--amp",
+        choices=["none", "fp16", "bf16"],
+        default=None,
+        help="mixed precision on CUDA (ignored on CPU); default: the preset's "
+        "(paper: bf16, tiny: none)",
+    )
 
     p = add("eval", cmd_eval, "Table 2 of a model and the baselines")
     p.add_argument("--model", required=True, help="model.pt from train")

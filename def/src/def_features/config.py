@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: Pixel sizes (``resolution_3d``) of the three DEF-Sim resolutions.
 RESOLUTIONS: dict[str, float] = {"high": 0.02, "med": 0.05, "low": 0.125}
@@ -82,7 +83,13 @@ class OptimConfig:
     steps: int = 100_000
     """Optimisation steps."""
     batch_size: int = 32
-    """Patches per step."""
+    """Patches per step (global: summed over torchrun processes, so it must divide by
+    their number)."""
+    amp: Literal["none", "fp16", "bf16"] = "bf16"
+    """Mixed precision of the shared Trainer on CUDA (``TrainerConfig.amp``; always fp32
+    on CPU). The paper preset trains in bf16 (the workspace trains with AMP on GPU; bf16
+    needs no loss scaling and keeps fp32's range for the softmax over the histogram
+    bins); the tiny CPU preset uses "none"."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ def _tiny() -> DefConfig:
     return DefConfig(
         data=DataConfig(pixel_size=0.02, views_per_shape=24, curve_sample_spacing=0.02),
         model=ModelConfig(encoder="resnet10t", decoder_channels=(32, 16, 16, 16), n_bins=60),
-        optim=OptimConfig(lr=2e-3, steps=300, batch_size=8),
+        optim=OptimConfig(lr=2e-3, steps=300, batch_size=8, amp="none"),
     )
 
 

@@ -56,6 +56,7 @@ def run_demo(out: Path, quick: bool = False) -> dict[str, float]:
         steps=cfg.optim.steps,
         batch_size=cfg.optim.batch_size,
         seed=cfg.seed,
+        amp=cfg.optim.amp,
         log_every=50,
         checkpoint_every=cfg.optim.steps,
         keep_checkpoints=1,

@@ -2,7 +2,10 @@
 
 The loss follows the preset: the histogram loss (KL to the Gaussian-smoothed target
 over 244 bins in the paper) or the MSE / L1 ablations, over surface pixels only.
-Multi-GPU: launch with ``torchrun``; AMP via ``--amp bf16`` on CUDA.
+Multi-GPU: launch with ``torchrun`` (``batch_size`` is the global batch). Mixed
+precision follows ``OptimConfig.amp`` (bf16 in the paper preset, none in tiny; ``def
+train --amp none|fp16|bf16`` overrides it) and is passed to the Trainer as
+``TrainerConfig.amp``, which applies it on CUDA only.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def train(
         steps=cfg.optim.steps,
         batch_size=cfg.optim.batch_size,
         seed=cfg.seed,
+        amp=cfg.optim.amp,
         log_every=50,
         checkpoint_every=max(cfg.optim.steps // 2, 1),
         keep_checkpoints=1,

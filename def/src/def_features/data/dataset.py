@@ -21,17 +21,28 @@ def build_patches(
     seed: int,
     noise_levels: Sequence[float] | None = None,
     progress: bool = True,
+    pixel_sizes: Sequence[float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Patches of every shape, stacked in the HDF5 layout.
 
-    ``noise_levels`` (default: ``cfg.noise_std`` only) are cycled over each shape's
-    patches, so a dataset mixes them evenly.
+    ``noise_levels`` (default: ``cfg.noise_std`` only) and ``pixel_sizes`` (default:
+    ``cfg.pixel_size`` only) are cycled over each shape's patches, so a dataset mixes
+    them evenly.
     """
     rng = np.random.default_rng(seed)
     patches: list[dict] = []
     bar = tqdm(items, desc="make-dataset", unit="shape", disable=not progress)
     for item in bar:
-        patches.extend(make_patches(item, cfg, patches_per_shape, rng, list(noise_levels or [])))
+        patches.extend(
+            make_patches(
+                item,
+                cfg,
+                patches_per_shape,
+                rng,
+                list(noise_levels or []),
+                list(pixel_sizes or []),
+            )
+        )
         bar.set_postfix(patches=len(patches))
     return stack_patches(patches)
 

@@ -16,6 +16,7 @@ passes within one pixel size of a surface point of the patch.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,13 +124,20 @@ def make_patches(
     n_patches: int,
     rng: np.random.Generator,
     noise_levels: list[float] | None = None,
+    pixel_sizes: list[float] | None = None,
 ) -> list[dict[str, np.ndarray | float | bool | str]]:
     """Up to ``n_patches`` accepted patches of one shape (``views_per_shape`` tries at most).
 
     Each patch is a dict of the official fields (single item, no batch axis). Patch k
-    gets noise ``noise_levels[k % len]`` (default: ``cfg.noise_std``).
+    gets noise ``noise_levels[k % len]`` (default: ``cfg.noise_std``) and pixel size
+    (``resolution_3d``) ``pixel_sizes[k % len]`` (default: ``cfg.pixel_size``); a
+    rejected view is retried at the same pixel size.
     """
     levels = noise_levels or [cfg.noise_std]
+    sizes = [float(p) for p in (pixel_sizes or [cfg.pixel_size])]
+    if any(not np.isfinite(p) or p <= 0 for p in sizes):
+        raise ValueError(f"make_patches: pixel sizes must be positive, got {sizes}")
+    cfgs = [dataclasses.replace(cfg, pixel_size=p) for p in sizes]
     scene = make_scene(item.vertices, item.faces)
     tri = item.vertices[item.faces]
     areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
@@ -137,9 +145,10 @@ def make_patches(
     for _ in range(cfg.views_per_shape):
         if len(out) >= n_patches:
             break
-        view = _random_view(item, rng, cfg, areas)
+        pcfg = cfgs[len(out) % len(cfgs)]
+        view = _random_view(item, rng, pcfg, areas)
         sc = scan(scene, view)
-        if reject_reason(sc, cfg) is not None:
+        if reject_reason(sc, pcfg) is not None:
             continue
         noise = float(levels[len(out) % len(levels)])
         depth, _ = add_view_noise(view, sc, noise, rng)
@@ -153,9 +162,9 @@ def make_patches(
                 "item_id": item.item_id,
                 "camera_pose": np.linalg.inv(view.cam_from_world).astype(np.float32),
                 "mesh_scale": float(item.mesh_scale),
-                "has_sharp": bool((dist[sc.mask] < cfg.pixel_size).any()),
+                "has_sharp": bool((dist[sc.mask] < pcfg.pixel_size).any()),
                 "noise_std": noise,
-                "resolution_3d": float(cfg.pixel_size),
+                "resolution_3d": float(pcfg.pixel_size),
             }
         )
     return out
