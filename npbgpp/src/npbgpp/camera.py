@@ -7,12 +7,20 @@ device of the points.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from shared_utils.cameras.pinhole import PinholeCamera
+
+
+def float32_region(device: torch.device | str) -> AbstractContextManager[None]:
+    """Switch autocast off for ``device``: geometry (projections, homographies), the
+    aggregation sums and the ridge solve run in float32 under AMP; half-precision pixel
+    coordinates would be off by whole pixels at 512 px."""
+    return torch.autocast(device_type=torch.device(device).type, enabled=False)
 
 
 @dataclass(frozen=True)
@@ -56,19 +64,24 @@ class Camera:
     @property
     def center(self) -> torch.Tensor:
         """(3,) camera centre in world coordinates."""
-        return -self.R.T @ self.cam_from_world[:3, 3]
+        with float32_region(self.K.device):
+            return -self.R.float().T @ self.cam_from_world[:3, 3].float()
 
     def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """World points (N, 3) -> pixel coordinates (N, 2) and camera depth (N,)."""
-        cam = points @ self.R.T + self.cam_from_world[:3, 3]
-        z = cam[:, 2]
-        pix = cam @ self.K.T
-        uv = pix[:, :2] / z[:, None].clamp_min(1e-8)
+        """World points (N, 3) -> pixel coordinates (N, 2) and camera depth (N,), in
+        float32 also under autocast."""
+        with float32_region(points.device):
+            points = points.float()
+            cam = points @ self.R.float().T + self.cam_from_world[:3, 3].float()
+            z = cam[:, 2]
+            pix = cam @ self.K.float().T
+            uv = pix[:, :2] / z[:, None].clamp_min(1e-8)
         return uv, z
 
     def view_directions(self, points: torch.Tensor) -> torch.Tensor:
         """Unit directions (N, 3) from the camera centre to the points (world frame)."""
-        return torch.nn.functional.normalize(points - self.center, dim=-1)
+        with float32_region(points.device):
+            return torch.nn.functional.normalize(points.float() - self.center, dim=-1)
 
     def crop(self, x0: int, y0: int, height: int, width: int) -> Camera:
         """The camera of the window [y0, y0 + height) x [x0, x0 + width)."""

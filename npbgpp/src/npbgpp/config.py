@@ -170,7 +170,9 @@ def paper_config() -> Config:
     """The official NPBG++ settings (needs a GPU and a local VGG-19 file)."""
     return Config(
         data=DataConfig(image_size=512, num_points=200_000, views_per_scene=64),
-        trainer=TrainerConfig(steps=200_000, batch_size=1, checkpoint_every=5000),
+        # AMP on GPU (the shared trainer keeps float32 on CPU); the geometry, the
+        # aggregation sums and the ridge solve cast themselves to float32 inside
+        trainer=TrainerConfig(steps=200_000, batch_size=1, checkpoint_every=5000, amp="bf16"),
         loss=LossConfig(perceptual_weight=1.0, ssim_weight=0.0),
     )
 

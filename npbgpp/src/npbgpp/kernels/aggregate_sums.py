@@ -208,8 +208,9 @@ def aggregate_sums(
 
     Args:
         index: (R,) int64 point index of every sample, in ``[0, num_points)``.
-        y: (R, c) float32 sampled descriptors.
-        h: (R, m) float32 basis values ``H(v)`` of the samples' view directions.
+        y: (R, c) sampled descriptors (any float dtype; summed in float32, or
+            float64 when given float64).
+        h: (R, m) basis values ``H(v)`` of the samples' view directions (ditto).
         num_points: N, the number of points.
         implementation: ``"auto"``, ``"torch"`` or ``"triton"``.
 
@@ -231,7 +232,11 @@ def aggregate_sums(
         raise ValueError(f"aggregate_sums: index out of range [0, {num_points})")
     impl = resolve_implementation(implementation, index, y, h, op="aggregate_sums")
     index = index.to(torch.int64)
-    if impl == "triton":
-        out = _SumsTriton.apply(index, y.to(torch.float32), h.to(torch.float32), num_points)
-        return out  # type: ignore[no-any-return]
-    return _sums_torch(index, y, h, num_points)
+    # The sums are accumulated in float32 whatever the inputs (AMP gives bf16/fp16 y and
+    # h); autocast is switched off so nothing inside is cast back down.
+    with torch.autocast(device_type=y.device.type, enabled=False):
+        if impl == "triton":
+            out = _SumsTriton.apply(index, y.to(torch.float32), h.to(torch.float32), num_points)
+            return out  # type: ignore[no-any-return]
+        dtype = torch.promote_types(torch.promote_types(y.dtype, h.dtype), torch.float32)
+        return _sums_torch(index, y.to(dtype), h.to(dtype), num_points)

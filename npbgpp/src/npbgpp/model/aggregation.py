@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from npbgpp.camera import float32_region
 from npbgpp.kernels.aggregate_sums import aggregate_sums
 
 
@@ -141,18 +142,22 @@ class PointDescriptors:
 
 
 def solve_descriptors(state: AggregationState, alpha: float = 1.0) -> PointDescriptors:
-    """Solve eqs. 4-5 for every point seen at least once.
+    """Solve eqs. 4-5 for every point seen at least once (in float32, also under
+    autocast: the normal equations lose too much in half precision).
 
     Returns:
         The kept-point mask and beta0 (P, c), beta (P, m, c) for the P kept points.
     """
-    kept = state.count > 0
-    k = state.count[kept][:, None]
-    beta0 = state.sum_y[kept] / k
-    m = state.sum_h.shape[1]
-    k3 = k[:, :, None]
-    r = (state.sum_hy[kept] - state.sum_h[kept][:, :, None] * beta0[:, None, :]) / k3
-    eye = torch.eye(m, dtype=state.sum_hh.dtype, device=state.sum_hh.device)
-    a = state.sum_hh[kept] / k3 + alpha * eye / k3
-    beta = torch.linalg.solve(a, r)
+    with float32_region(state.count.device):
+        dt = torch.promote_types(state.sum_hh.dtype, torch.float32)  # float64 stays
+        kept = state.count > 0
+        k = state.count[kept][:, None].to(dt)
+        beta0 = state.sum_y[kept].to(dt) / k
+        m = state.sum_h.shape[1]
+        k3 = k[:, :, None]
+        sum_h = state.sum_h[kept].to(dt)
+        r = (state.sum_hy[kept].to(dt) - sum_h[:, :, None] * beta0[:, None, :]) / k3
+        eye = torch.eye(m, dtype=dt, device=state.sum_hh.device)
+        a = state.sum_hh[kept].to(dt) / k3 + alpha * eye / k3
+        beta = torch.linalg.solve(a, r)
     return PointDescriptors(kept=kept, beta0=beta0, beta=beta)

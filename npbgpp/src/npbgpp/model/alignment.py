@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from npbgpp.camera import Camera
+from npbgpp.camera import Camera, float32_region
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ def roll_angle(camera: Camera, up: torch.Tensor) -> float:
     target is the direction (0, -1) (image y points down). Returns 0 when ``up`` is along
     the optical axis (the direction is undefined).
     """
-    u = camera.R @ up.to(camera.R)
+    with float32_region(camera.R.device):
+        u = camera.R.float() @ up.to(camera.R).float()
     dx = float(u[0])
     dy = float(u[1])
     if math.hypot(dx, dy) < 1e-8:
@@ -115,6 +116,13 @@ def warp_image(
     Returns:
         (B, C, height, width); zero outside the source image.
     """
+    with float32_region(image.device):
+        return _warp(image.float(), dst_from_src, height, width, mode)
+
+
+def _warp(
+    image: torch.Tensor, dst_from_src: torch.Tensor, height: int, width: int, mode: str
+) -> torch.Tensor:
     dev = image.device
     src_from_dst = torch.linalg.inv(dst_from_src.double()).to(torch.float32).to(dev)
     ys = torch.arange(height, device=dev, dtype=torch.float32) + 0.5
