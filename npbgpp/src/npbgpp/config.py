@@ -1,10 +1,11 @@
 """Typed configs of NPBG++ and the named presets ("tiny" for CPU tests/demo, "paper").
 
 The "paper" preset follows the official implementation (rakhimovv/npbgpp): c = 8
-descriptor channels, m = 6 basis functions on a 3-frequency harmonic embedding, ridge
-alpha = 1, spnasnet_100 U-Net extractor (decoder 256/128/64/32/16), gated refiner with
-filters 16/32/48/64/80 over 5 raster scales, 256 px crops, Adam 1e-4, VGG-19 perceptual
-+ L1 on 4x downsampled images + the self-supervised descriptor term.
+descriptor channels, m = 6 basis functions (an MLP of two hidden layers of width 16) on a
+3-frequency harmonic embedding, ridge alpha = 1, spnasnet_100 U-Net extractor (decoder 256/128/64/32/16), gated refiner with
+filters 16/32/48/64/80 over 5 raster scales, visibility at full resolution, 256 px crops,
+3 source views per step, Adam 1e-4 (constant), VGG-19 perceptual + L1 on 4x downsampled
+images + the self-supervised descriptor term, AMP on GPU.
 """
 
 from __future__ import annotations
@@ -169,11 +170,14 @@ def tiny_config() -> Config:
 def paper_config() -> Config:
     """The official NPBG++ settings (needs a GPU and a local VGG-19 file)."""
     return Config(
+        # the official aggregator's basis MLP: width 16, two hidden layers
+        model=ModelConfig(basis_hidden=16, basis_layers=2),
         data=DataConfig(image_size=512, num_points=200_000, views_per_scene=64),
         # AMP on GPU (the shared trainer keeps float32 on CPU); the geometry, the
         # aggregation sums and the ridge solve cast themselves to float32 inside
         trainer=TrainerConfig(steps=200_000, batch_size=1, checkpoint_every=5000, amp="bf16"),
         loss=LossConfig(perceptual_weight=1.0, ssim_weight=0.0),
+        source_views=3,  # the official selection_count
     )
 
 
