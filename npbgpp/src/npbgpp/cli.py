@@ -86,10 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         "the tuned weights go to OUT with suffix .model.pt",
     )
     p.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
 
     p = sub.add_parser("render", help="render a descriptor file (one view -> PNG, orbit -> MP4)")
-    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--weights", type=Path, required=True, help="model.pt from `npbgpp train`")
     p.add_argument("--descriptors", type=Path, required=True, help="file from `npbgpp model`")
     _add_scene_args(p, required=False)
     p.add_argument("--view", type=int, default=0, help="view of --scene whose camera is used")
@@ -99,10 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fov", type=float, default=45.0, help="orbit vertical field of view")
     p.add_argument("--size", type=int, default=64, help="orbit image size")
     p.add_argument("--out", type=Path, required=True, help="output .png or .mp4")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
 
     p = sub.add_parser("eval", help="held-out PSNR/SSIM and time-to-render")
-    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--weights", type=Path, required=True, help="model.pt from `npbgpp train`")
     _add_scene_args(p, required=False)
     p.add_argument("--holdout-every", type=int, default=8, help="every k-th view is held out")
     p.add_argument(
@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=100, help="seed of the embedded test scenes")
     p.add_argument("--size", type=int, default=48, help="embedded test image size")
     p.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--lpips-backbone",
         type=Path,
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lpips-head", type=Path, help="LPIPS v0.1 linear heads (alex.pth)")
 
     p = sub.add_parser("export", help="coloured PLY of a descriptor file")
-    p.add_argument("--descriptors", type=Path, required=True)
+    p.add_argument("--descriptors", type=Path, required=True, help="file from `npbgpp model`")
     p.add_argument("--out", type=Path, required=True, help="output .ply")
 
     p = sub.add_parser("demo", help="end-to-end demo on embedded scenes")

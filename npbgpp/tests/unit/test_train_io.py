@@ -236,6 +236,17 @@ def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> Non
         assert command in text
 
 
+def test_every_cli_option_has_help_text() -> None:
+    from npbgpp.cli import _parser
+    from shared_utils.testing import undocumented_options
+
+    assert undocumented_options(_parser()) == []
+    # `train` takes the config fields (their docstrings are the help); the tiny preset's
+    # description names its real view size
+    assert "48 px views" in PRESETS["tiny"][0]
+    assert preset("tiny").data.image_size == 48
+
+
 def test_prepare_needs_photos(tmp_path: Path) -> None:
     from npbgpp.data.prepare import prepare_scene
     from npbgpp.data.scene import SceneError
