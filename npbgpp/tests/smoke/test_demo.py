@@ -4,7 +4,9 @@ The full demo (`npbgpp demo`, 2500 steps, ~3-4 min on CPU) must beat the points 
 their mean input colour; that is too long for CI, so this runs 120 steps and checks the
 whole pipeline: the report holds metrics, table, comparison images and orbit video, the
 model file is written, timings are positive, and the short run already renders the
-unseen scene far better than an empty (black) image and predicts its foreground mask.
+unseen scene better than the demo's bar (the points drawn in their mean input colour;
+measured 23.61 vs 22.93 dB held-out PSNR after these 120 steps, a 0.67 dB margin) and
+predicts its foreground mask.
 
 Mask IoU on the unseen scene, measured: 0.924 after these 120 steps (0.869 before the
 tiny preset decayed its learning rate), 0.950 after the full demo's 2500; the raw points'
@@ -51,6 +53,8 @@ def test_short_demo_end_to_end(tmp_path: Path) -> None:
     black = float(psnr(torch.zeros_like(gt), gt).mean())
     assert summary["psnr"] > black + 3.0, (summary, black)
     assert summary["baseline_psnr"] > black + 3.0
+    # the demo's bar: beat the points in their mean input colour (measured 23.61 > 22.93)
+    assert summary["psnr"] > summary["baseline_psnr"], summary
     # the demo trains the mask channel; its IoU and the coverage references are reported
     assert summary["mask_iou"] > MIN_MASK_IOU, summary
     # the coverage is pure geometry of the fixed test scene: the same on every run
