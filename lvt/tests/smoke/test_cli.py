@@ -130,7 +130,20 @@ def test_commands_chain_on_a_tiny_run(
         "--vqvae", str(tmp_path / "vq" / "model.pt"), *data, "--split", "test", "--out", str(out),
     ])  # fmt: skip
     results = json.loads(out.read_text())
-    assert 0.0 < results["bits_per_dim"] < 10.0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == results
+    # the printed bits/dim are latent_bits_per_dim of the same model on the same codes
+    from torch.utils.data import DataLoader
+
+    from lvt.checkpoints import load_transformer
+    from lvt.data.codes import CodesDataset
+    from lvt.evaluation import latent_bits_per_dim
+
+    model = load_transformer(tmp_path / "tr" / "model.pt")
+    codes = CodesDataset(tmp_path / "codes", model.cfg.video_shape[0])
+    expected = latent_bits_per_dim(model, DataLoader(codes, batch_size=8))
+    assert printed["bits_per_dim"] == pytest.approx(expected, rel=1e-6)
+    assert 0.0 < printed["bits_per_dim"] < 10.0
     assert set(results["vqvae"]) == {"psnr", "ssim"} and set(results["copy_last_frame"]) == {
         "psnr",
         "ssim",

@@ -235,6 +235,32 @@ def test_moving_digits_deterministic_and_split() -> None:
         moving_digits(MovingDigitsConfig(split="val"))
 
 
+def test_digits_splits_draw_from_disjoint_scan_rows() -> None:
+    from sklearn.datasets import load_digits
+
+    from lvt.data.digits import digit_scan_rows, moving_digits_with_rows
+
+    images = load_digits().images
+    train_rows, test_rows = digit_scan_rows("train"), digit_scan_rows("test")
+    # two contiguous index ranges covering the 1797 scans: [0, 1437) and [1437, 1797)
+    assert train_rows.tolist() == list(range(1437))
+    assert test_rows.tolist() == list(range(1437, len(images)))
+    used = {}
+    for split in ("train", "test"):
+        cfg = MovingDigitsConfig(
+            n_videos=40, frames=3, size=32, digit_scale=2, digits_per_video=2, seed=5, split=split
+        )
+        videos, rows = moving_digits_with_rows(cfg)
+        np.testing.assert_array_equal(videos, moving_digits(cfg))
+        assert rows.shape == (40, 2)
+        used[split] = set(rows.ravel().tolist())
+    assert used["train"] <= set(train_rows.tolist()) and used["test"] <= set(test_rows.tolist())
+    assert not used["train"] & used["test"]
+    # the scans themselves: no held-out digit image equals any training-split image
+    train_images = {images[r].tobytes() for r in train_rows}
+    assert not any(images[r].tobytes() in train_images for r in used["test"])
+
+
 def test_unified_sources(tmp_path: Path) -> None:
     from lvt.data.sources import iter_videos
 

@@ -32,23 +32,28 @@ class MovingDigitsConfig:
     max_speed: float = 3.0
     """Maximum speed in pixels per frame along each axis."""
     split: str = "train"
-    """"train" uses the first 80% of the 1797 scans, "test" the rest."""
+    """"train" uses the first 80% of the 1797 scans (by row), "test" the rest."""
     coloured: bool = True
     """Tint each digit with one of five colours (else white digits)."""
     seed: int = 0
     """Random seed."""
 
 
-def _digit_images(split: str) -> np.ndarray:
-    """(N, 8, 8) float32 in [0, 1] scans of the split."""
+TRAIN_FRACTION = 0.8
+"""Share of scikit-learn's 1797 scans (the first ones, by row) given to the train split."""
+
+
+def digit_scan_rows(split: str) -> np.ndarray:
+    """Rows of ``sklearn.datasets.load_digits()`` a split draws from: train the first 80%,
+    test the rest (disjoint index ranges)."""
     from sklearn.datasets import load_digits
 
-    images = load_digits().images.astype(np.float32) / 16.0
-    cut = int(0.8 * len(images))
+    n = len(load_digits().images)
+    cut = int(TRAIN_FRACTION * n)
     if split == "train":
-        return images[:cut]
+        return np.arange(cut)
     if split == "test":
-        return images[cut:]
+        return np.arange(cut, n)
     raise ValueError(f"MovingDigitsConfig.split must be 'train' or 'test', got {split!r}")
 
 
@@ -69,16 +74,31 @@ def moving_digits(cfg: MovingDigitsConfig) -> np.ndarray:
     Returns:
         (n_videos, frames, size, size, 3) float32 in [0, 1].
     """
+    return moving_digits_with_rows(cfg)[0]
+
+
+def moving_digits_with_rows(cfg: MovingDigitsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The videos of :func:`moving_digits` and the scans drawn in them.
+
+    Returns:
+        the videos (n_videos, frames, size, size, 3) float32 in [0, 1], and
+        (n_videos, digits_per_video) int: the ``load_digits()`` row of each digit.
+    """
+    from sklearn.datasets import load_digits
+
     rng = np.random.default_rng(cfg.seed)
-    scans = _digit_images(cfg.split)
+    rows = digit_scan_rows(cfg.split)
+    scans = load_digits().images.astype(np.float32) / 16.0
+    used = np.zeros((cfg.n_videos, cfg.digits_per_video), dtype=np.int64)
     side = 8 * cfg.digit_scale
     if side > cfg.size:
         raise ValueError(f"digits of {side} pixels do not fit in frames of {cfg.size}")
     span = cfg.size - side
     videos = np.zeros((cfg.n_videos, cfg.frames, cfg.size, cfg.size, 3), dtype=np.float32)
     for v in range(cfg.n_videos):
-        for _ in range(cfg.digits_per_video):
-            digit = _upscale(scans[rng.integers(len(scans))], cfg.digit_scale)
+        for d in range(cfg.digits_per_video):
+            used[v, d] = rows[rng.integers(len(rows))]
+            digit = _upscale(scans[used[v, d]], cfg.digit_scale)
             colour = _COLOURS[rng.integers(len(_COLOURS))] if cfg.coloured else _COLOURS[0]
             pos = rng.uniform(0, span, size=2)
             vel = rng.uniform(-cfg.max_speed, cfg.max_speed, size=2)
@@ -93,4 +113,4 @@ def moving_digits(cfg: MovingDigitsConfig) -> np.ndarray:
                         pos[axis], vel[axis] = -pos[axis], -vel[axis]
                     elif pos[axis] > span:
                         pos[axis], vel[axis] = 2 * span - pos[axis], -vel[axis]
-    return videos
+    return videos, used
