@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
+    from npbgpp.config import Config
     from npbgpp.data.scene import Scene
 
 SCENE_FORMATS = ("nerf_synthetic", "idr", "scannet", "colmap", "middlebury")
@@ -86,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
         "the tuned weights go to OUT with suffix .model.pt",
     )
     p.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="training config.yaml whose crop size and image losses fine-tuning uses "
+        "(VGG-19 when its perceptual_weight > 0); default: the config.yaml beside --weights "
+        "if there is one, else the tiny preset",
+    )
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
 
     p = sub.add_parser("render", help="render a descriptor file (one view -> PNG, orbit -> MP4)")
@@ -165,6 +174,19 @@ def _cmd_prepare(a: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune_config(a: argparse.Namespace) -> Config | None:
+    """``--config``, else the run's config.yaml beside ``--weights``, else None (tiny)."""
+    from npbgpp.config import Config
+    from shared_utils.config import load_config
+
+    path = a.config if a.config is not None else a.weights.parent / "config.yaml"
+    if a.config is None and not path.is_file():
+        return None
+    if not path.is_file():
+        raise SystemExit(f"npbgpp model: --config {path}: no such file")
+    return load_config(Config, path)
+
+
 def _cmd_model(a: argparse.Namespace) -> int:
     from npbgpp.descriptors_io import save_descriptors
     from npbgpp.evaluate import model_scene
@@ -179,7 +201,9 @@ def _cmd_model(a: argparse.Namespace) -> int:
         from npbgpp.finetune import finetune
         from npbgpp.train import save_model
 
-        model, desc = finetune(model.cpu(), scene, a.finetune, steps=a.finetune_steps)
+        model, desc = finetune(
+            model, scene, a.finetune, steps=a.finetune_steps, cfg=_finetune_config(a)
+        )
         save_model(model, a.out.with_suffix(".model.pt"))
     save_descriptors(a.out, desc)
     print(f"{a.out}: {len(desc.points)} of {len(scene.points)} points kept from {len(scene)} views")

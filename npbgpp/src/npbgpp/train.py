@@ -127,7 +127,9 @@ class SceneLoss:
                 "mask channel)"
             )
 
-    def _image_loss(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def image_terms(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The unweighted image losses of (B, 3, h, w) renders: ``l1`` and ``perceptual``
+        (VGG-19, when ``perceptual_weight > 0``) or ``ssim`` (crops of at least 11 px)."""
         lc = self.cfg.loss
         out = {"l1": downsampled_l1(pred, target, lc.l1_downsample)}
         if self.perceptual is not None:
@@ -137,7 +139,8 @@ class SceneLoss:
             out["ssim"] = ssim_loss(pred, target)
         return out
 
-    def _weighted(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def weighted(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The sum of :meth:`image_terms` with the config's weights."""
         lc = self.cfg.loss
         weights = {"l1": lc.l1_weight, "perceptual": lc.perceptual_weight, "ssim": lc.ssim_weight}
         return sum((weights[k] * v for k, v in terms.items()), torch.zeros(()))
@@ -167,8 +170,8 @@ class SceneLoss:
         descriptors = model.model_scene(points, views)
         rgb, mask_logit = model.render_with_mask(descriptors, cam)
         pred = rgb[None]
-        terms = self._image_loss(pred, target)
-        loss = self._weighted(terms).to(device)
+        terms = self.image_terms(pred, target)
+        loss = self.weighted(terms).to(device)
         scalars = {k: float(v.detach()) for k, v in terms.items()}
         if self.cfg.loss.dice_weight > 0 and scene.masks is not None:
             assert mask_logit is not None
@@ -178,11 +181,11 @@ class SceneLoss:
             scalars["dice"] = float(dice.detach())
         if self.cfg.loss.self_supervised_weight > 0:
             own = model.render_self_supervised(points, target[0], cam)[None]
-            self_terms = self._image_loss(own, target)
-            loss = loss + self.cfg.loss.self_supervised_weight * self._weighted(self_terms).to(
+            self_terms = self.image_terms(own, target)
+            loss = loss + self.cfg.loss.self_supervised_weight * self.weighted(self_terms).to(
                 device
             )
-            scalars["self_supervised"] = float(self._weighted(self_terms).detach())
+            scalars["self_supervised"] = float(self.weighted(self_terms).detach())
         return loss, scalars
 
 
