@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -141,3 +143,34 @@ def test_aggregation_sums_and_solve_are_float32_under_autocast() -> None:
     assert sol.beta.dtype == torch.float32
     assert_close(sol.beta, want.beta, rtol=1e-6, atol=1e-6)
     assert_close(sol.beta0, want.beta0, rtol=1e-6, atol=1e-6)
+
+
+def _unproject(cam: Camera, u: float, v: float, depth: float) -> torch.Tensor:
+    """The world point that projects to pixel (u, v) at this camera depth."""
+    K, R, t = cam.K, cam.R, cam.cam_from_world[:3, 3]
+    x = torch.tensor([(u - K[0, 2]) / K[0, 0] * depth, (v - K[1, 2]) / K[1, 1] * depth, depth])
+    return R.T @ (x - t)
+
+
+def test_half_resolution_visibility_keeps_the_nearer_point_of_a_2x2_block() -> None:
+    cam = _camera([3.0, 0.5, 1.0])
+    # pixels (10, 12) and (11, 13) at full resolution: one cell (5, 6) at scale 0.5;
+    # the farther point comes first so that the index order cannot decide
+    far = _unproject(cam, 10.3, 12.4, 3.2)
+    near = _unproject(cam, 11.6, 13.2, 3.0)
+    points = torch.stack([far, near])
+    uv, depth = cam.project(points)
+    assert_close(uv, torch.tensor([[10.3, 12.4], [11.6, 13.2]]), rtol=0, atol=1e-4)
+    assert_close(depth, torch.tensor([3.2, 3.0]), rtol=0, atol=1e-5)
+    image = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    visible = {}
+    for scale in (1.0, 0.5):
+        cfg = dataclasses.replace(CFG, visibility_scale=scale, align_views=False)
+        torch.manual_seed(0)
+        model = NPBGPP(cfg, implementation="torch")
+        with torch.no_grad():
+            visible[scale] = model.view_samples(points, image, cam).index.tolist()
+            kept = model.model_scene(points, [(image, cam)]).source_index.tolist()
+        assert kept == visible[scale]
+    assert visible[1.0] == [0, 1]  # separate pixels: both visible
+    assert visible[0.5] == [1]  # one z-buffer cell: only the nearer point
