@@ -222,11 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", required=True, help="output folder (images/, annotations.json, body_surface.npz)"
     )
-    p.add_argument("--num-images", type=int, default=96)
-    p.add_argument("--height", type=int, default=128)
-    p.add_argument("--width", type=int, default=160)
+    p.add_argument("--num-images", type=int, default=96, help="images to render (default 96)")
+    p.add_argument("--height", type=int, default=128, help="image height in pixels (default 128)")
+    p.add_argument("--width", type=int, default=160, help="image width in pixels (default 160)")
     p.add_argument("--points", type=int, default=80, help="annotated points per person")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of poses, photos and points (default 0)"
+    )
     sub.add_parser(
         "train",
         help="train PRESET [--field value ...] (mobile-densepose train tiny --help)",
@@ -243,12 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", required=True, help="run folder: a float run, or a QAT run (evaluated in int8)"
     )
     p.add_argument("--data", required=True, help="DensePose-COCO folder")
-    p.add_argument("--annotations", default="annotations.json")
-    p.add_argument("--image-dir", default="images")
+    p.add_argument(
+        "--annotations",
+        default="annotations.json",
+        help="DensePose-COCO json, relative to --data unless absolute (default annotations.json)",
+    )
+    p.add_argument(
+        "--image-dir", default="images", help="image folder inside --data (default images)"
+    )
     p.add_argument(
         "--surface", default="", help="body surface npz (default: DATA/body_surface.npz)"
     )
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        help="evaluate only the first N images (default all)",
+    )
     p.add_argument(
         "--per-part-kappa",
         action="store_true",
@@ -274,7 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", required=True, help="image/video path, or 'astronaut' (scikit-image photo)"
     )
     p.add_argument("--out", required=True, help="output .png or .mp4")
-    p.add_argument("--score-thresh", type=float, default=0.5)
+    p.add_argument(
+        "--score-thresh",
+        type=float,
+        default=0.5,
+        help="draw detections with at least this score (default 0.5)",
+    )
     p = sub.add_parser("export", help="TorchScript + ONNX (+ int8) export of a trained run")
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--out", required=True, help="output folder")
@@ -283,17 +301,35 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="DensePose-COCO folder for int8 calibration (omit: no int8)",
     )
-    p.add_argument("--calibration-images", type=int, default=16)
+    p.add_argument(
+        "--calibration-images",
+        type=int,
+        default=16,
+        help="images that calibrate int8 PTQ: the first N of --calibration, or of the run's "
+        "train split when --calibration is the run's own data folder (default 16)",
+    )
     p = sub.add_parser("bench", help="CPU latency: Mobile (B) vs the R50-FPN baseline")
-    p.add_argument("--presets", nargs="*", default=["mobile_b", "baseline"])
-    p.add_argument("--height", type=int, default=512)
-    p.add_argument("--width", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--presets",
+        nargs="*",
+        default=["mobile_b", "baseline"],
+        help="model presets to time, random weights (default: mobile_b baseline)",
+    )
+    p.add_argument("--height", type=int, default=512, help="input image height (default 512)")
+    p.add_argument("--width", type=int, default=512, help="input image width (default 512)")
+    p.add_argument(
+        "--repeats", type=int, default=5, help="timed calls; the median is reported (default 5)"
+    )
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--json", help="also write the rows as JSON here")
     p = sub.add_parser("demo", help="end-to-end demo on embedded data -> DIR/report.json")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--num-images", type=int, default=96)
+    p.add_argument(
+        "--num-images",
+        type=int,
+        default=96,
+        help="synthetic images; the last 20 %% are held out (default 96)",
+    )
     p.add_argument("--steps", type=int, help="training steps, batch 4 (default: DemoConfig, 1200)")
     return parser
 

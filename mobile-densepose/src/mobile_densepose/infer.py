@@ -2,7 +2,7 @@
 
 Each detection's chart maps (in its box frame) are resized to the box and pasted into
 the frame: the overlay colours a body pixel by (U, V, I / 24) blended with the photo, the
-classic DensePose visualisation; boxes are outlined.
+classic DensePose visualisation; every other pixel is the input's.
 """
 
 from __future__ import annotations

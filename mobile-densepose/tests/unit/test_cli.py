@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mobile_densepose.cli import build_parser, main
+from shared_utils.testing import undocumented_options
 
 COMMANDS = [
     "count",
@@ -29,6 +30,10 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert cmd in text
     sub = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(sub) == sorted(COMMANDS)
+
+
+def test_every_option_has_help() -> None:
+    assert undocumented_options(build_parser()) == []
 
 
 def test_count_and_make_synthetic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
