@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,7 +162,9 @@ def _cmd_train(args: Sequence[str]) -> int:
     else:
         scenes = training_scenes(cfg.data)
     _, metrics = train(cfg, scenes, cfg.run_dir)
-    print(json.dumps(metrics, indent=2))
+    if int(os.environ.get("RANK", "0")) == 0:  # one report under torchrun
+        print(json.dumps(metrics, indent=2))
+        print(f"wrote {Path(cfg.run_dir) / 'model.pt'}")
     return 0
 
 

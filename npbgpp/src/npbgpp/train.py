@@ -87,7 +87,9 @@ def first_item(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Collate for batch size 1 (each step renders one target view)."""
     if len(items) != 1:
         raise ValueError(
-            f"npbgpp trains one target view per micro-step, got a batch of {len(items)}"
+            f"npbgpp trains one target view per process and micro-step, got a batch of "
+            f"{len(items)}: set --trainer.batch-size to the number of processes (1 without "
+            "torchrun) and raise --trainer.grad-accum for a larger effective batch"
         )
     return items[0]
 
@@ -240,7 +242,9 @@ def lr_scheduler(
 def train(
     cfg: Config, scenes: Sequence[Scene], run_dir: str | Path
 ) -> tuple[NPBGPP, dict[str, float]]:
-    """Train on ``scenes``; writes the run folder and ``run_dir/model.pt``."""
+    """Train on ``scenes``; writes the run folder and ``run_dir/model.pt`` (rank 0 only
+    under torchrun, where ``cfg.trainer.batch_size`` is the global batch: a multiple of
+    the world size, one target view per rank and micro-step)."""
     if not scenes:
         raise ValueError("train: no training scenes")
     check_loss_config(cfg.loss)
@@ -262,5 +266,6 @@ def train(
     )
     metrics = trainer.fit()
     model.eval()
-    save_model(model, Path(run_dir) / MODEL_FILE)
+    if trainer.dist.is_main:  # under torchrun every rank holds the same weights
+        save_model(model, Path(run_dir) / MODEL_FILE)
     return model, metrics
