@@ -6,6 +6,7 @@ Commands:
   mesh    marching cubes of a scene's SDF to PLY/OBJ with vertex colours
   render  turntable mp4 of a mesh
   eval    one-way Chamfer (mm) after ICP, face region and full head
+  table   the paper's Table 7 (face / head x F / L / R / mean) from eval's result files
   scan-check  fit a real face scan (pymeshlab's, or any range scan in mm) from one
           rendered view; scan -> surface error in mm, mean head vs fitted
   demo    meta-train tiny, fit a held-out head from one view, write report.json
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +44,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     from multineus.train import meta_train
 
     cfg = _cfg(args)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            raise SystemExit(f"train: --batch-size must be >= 1, got {args.batch_size}")
+        cfg.trainer.batch_size = args.batch_size
+    if cfg.trainer.batch_size % world != 0:
+        raise SystemExit(
+            f"train: the global batch {cfg.trainer.batch_size} (--batch-size; preset "
+            f"{args.preset!r} default {preset(args.preset).trainer.batch_size}) must divide by "
+            f"the {world} torchrun processes; pass --batch-size {world} (or a multiple)"
+        )
     if args.background:  # NeuS without masks: every pixel's colour, no silhouette term
         cfg.background.enabled, cfg.loss.color_on, cfg.loss.mask = True, "all", 0.0
     if args.scenes:
@@ -61,6 +74,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             scenes.append(SceneViews.from_arrays(h.images, h.masks, cams))
     cfg.multi.num_scenes = len(scenes)
     model = meta_train(cfg, scenes, Path(args.out) / "run")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # DDP keeps every rank's copy equal: rank 0 alone writes the model
     mean_K = torch.stack([s.K.mean(0) for s in scenes]).mean(0)
     save_model(model, cfg, args.out, mean_K=mean_K)
     print(f"saved {args.out}/multineus.pt ({len(scenes)} scenes)")
@@ -121,6 +136,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
         image = read_image(args.photo)[..., :3]
         mask = read_mask(args.mask) if args.mask else None
+        if mask is not None and mask.shape[:2] != image.shape[:2]:
+            raise SystemExit(
+                f"fit: --mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} pixels but --photo "
+                f"{args.photo} is {image.shape[1]}x{image.shape[0]}; give a mask of the photo's size"
+            )
         if mask is None and args.segmenter == "none":
             cfg.fit.mask_weight = 0.0  # no segmentation: photometric loss over the whole crop
         views, _ = photo_scene(
@@ -209,6 +229,30 @@ def cmd_eval(args: argparse.Namespace) -> None:
         face_radius_mm=args.face_radius_mm,
     )
     print(json.dumps({"face_mm": r.face_mm, "head_mm": r.head_mm, "icp_fitness": r.icp_fitness}))
+    if args.out:
+        from multineus.table7 import result_record
+
+        if not args.view:
+            raise SystemExit("eval: --out needs --view F|L|R (the input view of the fit)")
+        scene = args.scene_name or (Path(args.h3ds).name if args.h3ds else Path(args.pred).stem)
+        record = result_record(args.method, args.view, r.face_mm, r.head_mm, scene)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    """The paper's Table 7 layout from per-fit result JSONs (markdown; --out: .md + .json)."""
+    from multineus.table7 import ResultFormatError, table_from_files, table_markdown, write_table
+
+    try:
+        table = table_from_files(args.results, paper_rows=args.paper_rows)
+    except ResultFormatError as exc:
+        raise SystemExit(f"table: {exc}") from exc
+    print(table_markdown(table), end="")
+    if args.out:
+        md, js = write_table(table, args.out)
+        print(f"wrote {md} and {js}")
 
 
 def cmd_scan_check(args: argparse.Namespace) -> None:
@@ -260,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("out", help="output folder (multineus.pt, multineus.yaml, run/)")
     t.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help=presets)
     t.add_argument("--steps", type=int, help="override trainer.steps")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        help="GLOBAL batch: scene ray batches per step, summed over torchrun processes (must "
+        "divide by their number; default: the preset's 1, so torchrun needs e.g. 2)",
+    )
     t.add_argument("--heads", type=int, help="number of procedural heads (default: preset)")
     t.add_argument(
         "--scenes", nargs="*", help="IDR/NeuS or COLMAP scene folders instead of procedural heads"
@@ -325,9 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="turntable mp4 of a mesh", description=cmd_render.__doc__)
     r.add_argument("mesh", help="input mesh (.ply/.obj)")
     r.add_argument("out", help="output .mp4 or .gif")
-    r.add_argument("--frames", type=int, default=36)
-    r.add_argument("--size", type=int, default=256)
-    r.add_argument("--fps", type=float, default=12.0)
+    r.add_argument(
+        "--frames", type=int, default=36, help="frames in one full turn (default: 36, 10 degrees)"
+    )
+    r.add_argument("--size", type=int, default=256, help="side of the square frames in pixels")
+    r.add_argument("--fps", type=float, default=12.0, help="frames per second of the video")
     r.set_defaults(func=cmd_render)
 
     e = sub.add_parser(
@@ -346,7 +398,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="face centre (nose tip) in gt units (H3DS: its nose_tip landmark)",
     )
     e.add_argument("--face-radius-mm", type=float, default=95.0, help="face region radius")
+    e.add_argument(
+        "--out",
+        help="also write this per-fit result JSON (tagged with --method, --view) for `table`",
+    )
+    e.add_argument(
+        "--view", choices=["F", "L", "R"], help="input view of the fit: frontal, left or right"
+    )
+    e.add_argument("--method", default="Multi-NeuS", help="table row of this result")
+    e.add_argument(
+        "--scene-name", help="scene name in the result (default: the H3DS folder or pred's stem)"
+    )
     e.set_defaults(func=cmd_eval)
+
+    tb = sub.add_parser(
+        "table",
+        help="the paper's Table 7 layout from `eval --out` results",
+        description=cmd_table.__doc__,
+    )
+    tb.add_argument(
+        "results", nargs="+", help="result JSON files, or folders (every *.json in them)"
+    )
+    tb.add_argument("--out", help="write OUT.md and OUT.json (suffix replaced)")
+    tb.add_argument(
+        "--paper-rows",
+        action="store_true",
+        help="add the paper's rows (H3D-Net 3-view and 1-view, Multi-NeuS 1-view) for comparison",
+    )
+    tb.set_defaults(func=cmd_table)
 
     c = sub.add_parser(
         "scan-check",

@@ -23,7 +23,7 @@ from multineus.config import MultiNeuSConfig
 from multineus.data.scenes import RayBatches, SceneViews, first_item
 from multineus.model.multineus import MultiNeuS
 from multineus.system import MultiNeuSSystem, image_losses, neus_loss
-from shared_utils.train.trainer import Trainer
+from shared_utils.train.trainer import LossFn, Trainer
 
 
 def averaging_weights(
@@ -174,7 +174,7 @@ def fit_new_scene(
     system = MultiNeuSSystem(cfg, model, [views], refine_cameras=cfg.fit.refine_cameras)
     run = Path(run_dir)
     fc = cfg.fit
-    loss_fn = neus_loss
+    loss_fn: LossFn = neus_loss
     if fc.coefficient_prior > 0 or fc.shared_prior > 0:
         loss_fn = CoefficientPrior(model, scene, fc.coefficient_prior, fc.shared_prior)
     stages = [
@@ -186,6 +186,8 @@ def fit_new_scene(
             continue
         tcfg = copy.deepcopy(cfg.trainer)
         tcfg.steps = steps
+        # one ray batch of the new scene per step, whatever global batch meta-training used
+        tcfg.batch_size = 1
         data = RayBatches(
             [views], rays=cfg.rays_per_batch, length=steps, seed=tcfg.seed + 17, scene_ids=[scene]
         )

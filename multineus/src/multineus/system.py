@@ -60,10 +60,29 @@ def image_losses(
 
 
 def neus_loss(
-    system: nn.Module, batch: Mapping[str, torch.Tensor], step: int
+    system: nn.Module,
+    batch: Mapping[str, torch.Tensor] | list[Mapping[str, torch.Tensor]],
+    step: int,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Colour L1 over foreground rays (every ray with ``loss.color_on = "all"``) + eikonal +
-    BCE(opacity, mask), as NeuS."""
+    BCE(opacity, mask), as NeuS.
+
+    ``batch`` is one ray batch (one scene) or a list of them (a rank's share of a global
+    batch of several scenes, :func:`multineus.data.scenes.ray_batch_list`); a list gives the
+    mean loss and the mean scalars of its items, so under DDP the gradient averaged over
+    ranks is the gradient of the mean over the whole global batch.
+    """
+    if isinstance(batch, list):
+        parts = [_single_loss(system, b) for b in batch]
+        loss = torch.stack([p[0] for p in parts]).mean()
+        return loss, {k: sum(p[1][k] for p in parts) / len(parts) for k in parts[0][1]}
+    return _single_loss(system, batch)
+
+
+def _single_loss(
+    system: nn.Module, batch: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """:func:`neus_loss` of one ray batch of one scene."""
     assert isinstance(system, MultiNeuSSystem)
     cfg = system.cfg.loss
     out = system.render(int(batch["scene"]), int(batch["slot"]), batch["view"], batch["uv"])

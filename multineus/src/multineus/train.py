@@ -1,7 +1,7 @@
 """Meta-learning stage: train Multi-NeuS over many scenes at once (shared Trainer).
 
-Every step renders a batch of rays of one scene (scenes in turn) with that scene's
-coefficients, so the shared layers and bases learn what all heads have in common.
+Every step renders ``trainer.batch_size`` batches of rays (the global batch, split over
+torchrun's ranks), each of one scene (scenes in turn) with that scene's coefficients, so the shared layers and bases learn what all heads have in common.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from multineus.config import MultiNeuSConfig
-from multineus.data.scenes import RayBatches, SceneViews, first_item
+from multineus.data.scenes import RayBatches, SceneViews, ray_batch_list
 from multineus.mesh import Mesh, marching_cubes_mesh
 from multineus.model.multineus import MultiNeuS
 from multineus.system import MultiNeuSSystem, neus_loss
@@ -34,9 +34,10 @@ def meta_train(
         )
     model = MultiNeuS(cfg, seed=seed)
     system = MultiNeuSSystem(cfg, model, scenes, refine_cameras=False)
-    data = RayBatches(
-        scenes, rays=cfg.rays_per_batch, length=max(cfg.trainer.steps, 1), seed=cfg.trainer.seed
-    )
+    # one item per scene batch; a step takes trainer.batch_size of them (the GLOBAL batch,
+    # split over torchrun's ranks), so one epoch covers every step
+    length = max(cfg.trainer.steps, 1) * cfg.trainer.batch_size
+    data = RayBatches(scenes, rays=cfg.rays_per_batch, length=length, seed=cfg.trainer.seed)
     trainer = Trainer(
         cfg.trainer,
         model=system,
@@ -50,7 +51,7 @@ def meta_train(
         loss_fn=neus_loss,
         dataset=data,
         run_dir=run_dir,
-        collate_fn=first_item,
+        collate_fn=ray_batch_list,
         run_config=cfg,
     )
     trainer.fit()

@@ -10,7 +10,7 @@ from multineus.config import tiny_config
 from multineus.demo import main as demo_main
 
 
-def test_short_demo_beats_the_mean_head(tmp_path) -> None:
+def test_short_demo_fits_the_silhouette_and_records_the_bar(tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = tiny_config()
     cfg.data.num_train_heads = 2
@@ -20,13 +20,34 @@ def test_short_demo_beats_the_mean_head(tmp_path) -> None:
     cfg.fit.stage2_steps = 40
     cfg.mesh_resolution = 40
     r = demo_main(str(tmp_path), cfg)
-    # A 40-step meta-training is too short for the Chamfer bar (the full demo,
-    # 600 steps, reports it); here fitting must reproduce the input view's silhouette
-    # better than the mean head, and both meshes must be head-sized and aligned.
+    # A 40-step meta-training is too short for the Chamfer bar (measured here: face
+    # 7.96 mm fitted vs 7.15 mean head, head 6.02 vs 5.62, so bar_met is False; the full demo,
+    # 1500 steps, reports it). Here fitting must reproduce the input view's silhouette
+    # better than the mean head (measured 0.86 -> 0.91), both meshes must be head-sized and
+    # aligned, and the bar must be recorded truthfully with both numbers.
     assert r.fitted_iou > r.mean_iou + 0.01 and r.fitted_iou > 0.8
     for res in (r.mean_head, r.fitted):
         assert res.face_mm < 15.0 and res.head_mm < 25.0 and res.icp_fitness > 0.5
     report = json.loads((tmp_path / "report.json").read_text())
+    metrics = next(item["metrics"] for item in report["items"] if item["kind"] == "metrics")
+    expected_bar = (
+        r.fitted.face_mm <= 0.9 * r.mean_head.face_mm
+        and r.fitted.head_mm <= 0.9 * r.mean_head.head_mm
+    )
+    assert metrics["bar_met"] is r.bar_met is expected_bar
+    assert metrics["fitted_face_mm"] == r.fitted.face_mm
+    assert metrics["mean_head_face_mm"] == r.mean_head.face_mm
+    assert metrics["fitted_head_mm"] == r.fitted.head_mm
+    assert metrics["mean_head_head_mm"] == r.mean_head.head_mm
+    # the demo's rows in the Table 7 layout: frontal view only, the paper's rows above
+    table7 = json.loads((tmp_path / "table7.json").read_text())
+    fitted_row = table7["Multi-NeuS tiny, fitted from 1 view (procedural heads)"]
+    assert fitted_row["face_mm"]["F"] == fitted_row["face_mm"]["mean"] == r.fitted.face_mm
+    assert fitted_row["head_mm"]["L"] is None and fitted_row["head_mm"]["R"] is None
+    mean_row = table7["mean head, no fitting (procedural heads)"]
+    assert mean_row["head_mm"]["mean"] == r.mean_head.head_mm
+    assert "| - | - |" in (tmp_path / "table7.md").read_text()
+    assert len(list((tmp_path / "table7_results").glob("*_F.json"))) == 2
     kinds = {item["kind"] for item in report["items"]}
     assert {"text", "table", "video", "image", "metrics"} <= kinds
     assert (tmp_path / "fitted_head.ply").is_file() and (tmp_path / "mean_head.ply").is_file()

@@ -111,3 +111,132 @@ def test_scan_check_command_on_a_given_scan(tmp_path, capsys) -> None:
         main([*args, "--coefficient-prior", "-1"])
     with pytest.raises(SystemExit, match=r"nothing\.ply"):
         main([*args[:3], "--scan", str(tmp_path / "nothing.ply")])
+
+
+def test_train_refuses_a_global_batch_that_does_not_split_over_ranks(tmp_path, monkeypatch) -> None:
+    # as under `torchrun --nproc_per_node 2`: the preset's global batch of 1 cannot be split
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SystemExit, match="must divide by the 2 torchrun processes") as err:
+        main(["train", str(tmp_path / "m"), "--steps", "1"])
+    assert "--batch-size 2" in str(err.value) and "global batch 1" in str(err.value)
+    with pytest.raises(SystemExit, match=r"global batch 3 .* pass --batch-size 2"):
+        main(["train", str(tmp_path / "m"), "--batch-size", "3", "--steps", "1"])
+    with pytest.raises(SystemExit, match="--batch-size must be >= 1, got 0"):
+        main(["train", str(tmp_path / "m"), "--batch-size", "0"])
+    assert not (tmp_path / "m").exists()
+
+
+def test_every_option_and_command_has_help() -> None:
+    from shared_utils.testing import undocumented_options
+
+    assert undocumented_options(build_parser()) == []
+    render = build_parser()._subparsers._group_actions[0].choices["render"]  # type: ignore[union-attr]
+    text = render.format_help()
+    for flag in ("--frames", "--size", "--fps"):
+        assert flag in text
+    assert "frames per second" in text and "full turn" in text
+
+
+def _tiny_model(folder) -> None:
+    """A small untrained model folder, as `multineus train` writes it (cheap renderer)."""
+    import torch
+
+    from multineus.config import tiny_config
+    from multineus.io_model import save_model
+    from multineus.model.multineus import MultiNeuS
+    from shared_utils.cameras.rigs import intrinsics_from_fov
+
+    cfg = tiny_config()
+    cfg.multi.num_scenes = 2
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.trainer.log_every = 0
+    torch.manual_seed(0)
+    K = torch.as_tensor(intrinsics_from_fov(30.0, 32, 32), dtype=torch.float32)
+    save_model(MultiNeuS(cfg), cfg, folder, mean_K=K)
+
+
+def test_fit_photo_command_on_the_astronaut(tmp_path, capsys) -> None:
+    skdata = pytest.importorskip("skimage.data")
+    from multineus.config import MultiNeuSConfig
+    from shared_utils.config import load_config
+    from shared_utils.io.images import write_image
+    from shared_utils.io.meshes import read_mesh
+
+    _tiny_model(tmp_path / "model")
+    photo = tmp_path / "astronaut.png"
+    write_image(photo, skdata.astronaut().astype(np.float32) / 255.0)
+    steps = ["--stage1", "2", "--stage2", "1", "--resolution", "24", "--device", "cpu"]
+    main(["fit", str(tmp_path / "model"), str(tmp_path / "fit"), "--photo", str(photo), *steps])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    mesh = read_mesh(tmp_path / "fit" / "mesh.ply")
+    assert line == f"wrote {tmp_path / 'fit' / 'mesh.ply'} ({len(mesh.faces)} faces)"
+    assert len(mesh.faces) > 100 and np.abs(mesh.vertices).max() <= 1.0 + 1e-6
+    # both stages ran for the requested steps; GrabCut's mask keeps the mask loss at 1
+    for stage, n in (("stage1", 2), ("stage2", 1)):
+        run = tmp_path / "fit" / "run" / stage
+        assert json.loads((run / "metrics.json").read_text())["final"]["step"] == n
+        assert load_config(MultiNeuSConfig, run / "config.yaml").loss.mask == 1.0
+    # without a segmenter the whole crop is foreground and the mask loss is off
+    main(
+        [
+            "fit",
+            str(tmp_path / "model"),
+            str(tmp_path / "fit0"),
+            "--photo",
+            str(photo),
+            *steps,
+            "--segmenter",
+            "none",
+            "--stage2",
+            "0",
+        ]
+    )
+    run0 = tmp_path / "fit0" / "run" / "stage1"
+    assert load_config(MultiNeuSConfig, run0 / "config.yaml").loss.mask == 0.0
+    assert not (tmp_path / "fit0" / "run" / "stage2").exists()
+
+
+def test_fit_photo_with_a_wrong_size_mask_is_a_clear_error(tmp_path) -> None:
+    from shared_utils.io.images import write_image
+
+    _tiny_model(tmp_path / "model")
+    write_image(tmp_path / "p.png", np.full((40, 30, 3), 0.5, dtype=np.float32))
+    write_image(tmp_path / "m.png", np.ones((20, 30, 3), dtype=np.float32))
+    with pytest.raises(SystemExit) as err:
+        main(
+            [
+                "fit",
+                str(tmp_path / "model"),
+                str(tmp_path / "o"),
+                "--photo",
+                str(tmp_path / "p.png"),
+                "--mask",
+                str(tmp_path / "m.png"),
+            ]
+        )
+    msg = str(err.value)
+    assert f"--mask {tmp_path / 'm.png'} is 30x20 pixels" in msg
+    assert f"--photo {tmp_path / 'p.png'} is 30x40" in msg
+    assert not (tmp_path / "o").exists()
+
+
+def test_mesh_obj_round_trip(tmp_path) -> None:
+    from shared_utils.io.meshes import read_mesh
+
+    sphere = marching_cubes_mesh(
+        lambda p: np.linalg.norm(p, axis=1) - 0.5,
+        resolution=16,
+        bound=0.8,
+        color_fn=lambda v: np.clip(np.abs(v) / 0.5, 0.0, 1.0),
+    )
+    sphere.save(tmp_path / "s.obj")
+    back = read_mesh(tmp_path / "s.obj")
+    assert np.allclose(back.vertices, sphere.vertices, atol=1e-5)
+    assert np.array_equal(back.faces, sphere.faces)
+    assert back.vertex_colors is not None
+    assert np.allclose(back.vertex_colors, sphere.vertex_colors, atol=1 / 255)
+    # the same mesh through PLY reads back identically
+    sphere.save(tmp_path / "s.ply")
+    ply = read_mesh(tmp_path / "s.ply")
+    assert np.array_equal(ply.faces, back.faces)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -117,4 +116,11 @@ def test_camera_correction_at_zero_is_the_identity() -> None:
 def test_mismatched_cameras_are_rejected() -> None:
     with pytest.raises(ValueError, match="cam_from_world"):
         CameraRefinement(torch.eye(3)[None].repeat(2, 1, 1), torch.eye(4)[None])
-    assert np.isfinite(0.0)
+    with pytest.raises(ValueError, match=r"K must be \(V, 3, 3\), got \(3, 3\)"):
+        CameraRefinement(torch.eye(3), torch.eye(4)[None])
+    # matching shapes are accepted, start at zero correction and keep frozen cameras frozen
+    ok = CameraRefinement(torch.eye(3)[None].repeat(2, 1, 1), torch.eye(4)[None].repeat(2, 1, 1))
+    assert ok.xi.shape == (2, 6) and float(ok.xi.abs().sum()) == 0.0
+    assert_close(ok.cam_from_world(torch.tensor([1])), torch.eye(4)[None])
+    frozen = CameraRefinement(torch.eye(3)[None], torch.eye(4)[None], learn=False)
+    assert not frozen.xi.requires_grad and not frozen.focal_scale.requires_grad

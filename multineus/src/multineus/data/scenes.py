@@ -123,6 +123,14 @@ class RayBatches(Dataset[dict[str, torch.Tensor]]):
         }
 
 
+def ray_batch_list(items: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    """Collate for any batch size: each dataset item is already a whole batch of rays of one
+    scene, so a rank's share of the global batch is kept as a list (the loss averages it)."""
+    if not items:
+        raise ValueError("ray_batch_list: empty batch")
+    return list(items)
+
+
 def first_item(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Collate for batch_size 1: each dataset item is already a whole batch of rays."""
     if len(items) != 1:
