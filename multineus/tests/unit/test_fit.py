@@ -219,3 +219,48 @@ def test_shared_prior_value_gradient_and_pull(tmp_path) -> None:
             if id(p) not in ids
         )
     assert drift[1e5] < 0.5 * drift[0.0], drift
+
+
+def test_stage2_moves_shared_layers_at_its_own_rates(tmp_path, monkeypatch) -> None:
+    import multineus.fit as fit_module
+
+    cfg = tiny_config()
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.fit.stage1_steps, cfg.fit.stage2_steps = 1, 2
+    cfg.fit.lr, cfg.fit.stage2_lr, cfg.fit.camera_lr = 7e-3, 1e-3, 3e-3
+    cfg.fit.refine_cameras = True
+    cfg.trainer.log_every = 0
+    groups: dict[str, list[tuple[float, set[int]]]] = {}
+
+    class Recording(fit_module.Trainer):  # type: ignore[misc, valid-type]
+        def __init__(self, tcfg, **kw) -> None:
+            super().__init__(tcfg, **kw)
+            stage = kw["run_dir"].name
+            groups[stage] = [
+                (g["lr"], {id(p) for p in g["params"]}) for g in self.optimizer.param_groups
+            ]
+
+    monkeypatch.setattr(fit_module, "Trainer", Recording)
+    meta = MultiNeuS(cfg)
+    model, scene, system = fit_new_scene(cfg, meta, _one_view(), tmp_path)
+    cams = {id(p) for p in system.cameras.parameters()}
+    assert len(cams) == 2  # the se(3) correction and the focal multipliers
+    # stage 1: the scene coefficients at fit.lr, the cameras at camera_lr
+    (lr1, p1), (lr1_cam, c1) = groups["stage1"]
+    assert (lr1, lr1_cam) == (7e-3, 3e-3) and c1 == cams
+    assert p1 == {id(p) for p in model.scene_parameters()}
+    # stage 2: every network parameter at stage2_lr, the cameras at camera_lr
+    (lr2, p2), (lr2_cam, c2) = groups["stage2"]
+    assert (lr2, lr2_cam) == (1e-3, 3e-3) and c2 == cams
+    assert p2 == {id(p) for p in model.parameters()}
+    # the shared layers moved (only stage 2 can move them); the training scenes'
+    # coefficients got no gradient and stayed
+    before = dict(meta.named_parameters())
+    moved = [n for n, p in model.named_parameters() if not n.endswith("coefficients")]
+    assert moved and all(
+        not torch.equal(dict(model.named_parameters())[n], before[n]) for n in moved
+    )
+    for name, p in model.named_parameters():
+        if name.endswith("coefficients"):
+            assert torch.equal(p[:scene], before[name])

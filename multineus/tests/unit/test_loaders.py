@@ -9,6 +9,7 @@ import torch
 from multineus.data.loaders import read_scene_folder
 from multineus.data.scenes import RayBatches, SceneViews, first_item
 from shared_utils.cameras.rigs import intrinsics_from_fov, look_at
+from shared_utils.cameras.viewset import CameraFormatError
 from shared_utils.io.images import write_image
 
 
@@ -109,3 +110,58 @@ def test_fit_command_on_an_idr_scene(tmp_path) -> None:
     for flag, value in (("--shared-prior", "-1"), ("--init-temperature", "0")):
         with pytest.raises(SystemExit, match=flag):
             main([*fit, flag, value])
+
+
+def _quat_wxyz(R: np.ndarray) -> np.ndarray:
+    """COLMAP's (qw, qx, qy, qz) of a rotation matrix."""
+    from scipy.spatial.transform import Rotation
+
+    x, y, z, w = Rotation.from_matrix(R).as_quat()
+    return np.array([w, x, y, z])
+
+
+def test_colmap_text_scene(tmp_path) -> None:
+    # a COLMAP text model written here: two PINHOLE cameras of different focal lengths,
+    # three registered images and two sparse points, images in images/
+    root = tmp_path / "colmap"
+    model = root / "sparse" / "0"
+    model.mkdir(parents=True)
+    (root / "images").mkdir()
+    W, H = 20, 16
+    Ks = {1: (24.0, 22.0, 10.5, 7.5), 2: (30.0, 30.0, 9.0, 8.0)}
+    (model / "cameras.txt").write_text(
+        "# CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]\n"
+        + "".join(f"{i} PINHOLE {W} {H} {' '.join(map(str, p))}\n" for i, p in Ks.items())
+    )
+    Ts = [look_at((2.0 * np.cos(a), -2.5, 0.2 + a), (0.0, 0.0, 0.1)) for a in (0.0, 0.4, 0.9)]
+    lines = ["# IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n"]
+    for i, T in enumerate(Ts):
+        q, t = _quat_wxyz(T[:3, :3]), T[:3, 3]
+        cam = 1 if i < 2 else 2
+        name = f"view{i}.png"
+        lines.append(f"{i + 1} {' '.join(f'{v:.12f}' for v in (*q, *t))} {cam} {name}\n\n")
+        img = np.full((H, W, 3), 0.1 * (i + 1), dtype=np.float32)
+        write_image(root / "images" / name, img)
+    (model / "images.txt").write_text("".join(lines))
+    (model / "points3D.txt").write_text(
+        "# POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[]\n"
+        "1 0.1 0.2 0.3 255 0 0 0.5\n2 -0.1 0.0 0.2 0 255 0 0.5\n"
+    )
+    s = read_scene_folder(root)
+    assert s.num_views == 3 and s.images.shape == (3, H, W, 3)
+    for i, cam in enumerate((1, 1, 2)):
+        fx, fy, cx, cy = Ks[cam]
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        assert np.allclose(s.K[i].numpy(), K, atol=1e-4), i
+        assert np.allclose(s.cam_from_world[i].numpy(), Ts[i], atol=1e-5), i
+        assert np.allclose(s.images[i].numpy(), 0.1 * (i + 1), atol=1 / 255)
+    # no masks in a COLMAP scene: every pixel is foreground
+    assert float(s.masks.min()) == 1.0
+    half = read_scene_folder(root, scale=0.5)
+    assert half.images.shape == (3, 8, 10, 3)
+    assert np.isclose(float(half.K[2, 0, 0]), 15.0, atol=1e-4)
+    assert np.allclose(half.cam_from_world.numpy(), s.cam_from_world.numpy())
+    # a missing image is named
+    (root / "images" / "view1.png").unlink()
+    with pytest.raises(CameraFormatError, match=r"view1\.png"):
+        read_scene_folder(root)
