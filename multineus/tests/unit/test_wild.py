@@ -181,3 +181,57 @@ def test_detect_landmarks_with_fan_weights_uses_dlibs_box(tmp_path) -> None:
     np.testing.assert_array_equal(fan_box, box)
     np.testing.assert_allclose(fan_pts, fan_landmarks(img, box, load_fan(path)))
     assert not np.allclose(fan_pts, dlib_pts)
+
+
+def _grace_hopper() -> np.ndarray:
+    """matplotlib's bundled sample portrait (found in the installed package, never downloaded)."""
+    import importlib.util
+    from pathlib import Path
+
+    from shared_utils.io.images import read_image
+
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        pytest.skip("matplotlib is not installed (it is in the workspace's dev group)")
+    path = Path(spec.origin).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+    if not path.is_file():
+        pytest.skip(f"this matplotlib has no sample photo at {path}")
+    return read_image(path)[..., :3]
+
+
+def test_landmarks_and_photo_scene_on_matplotlibs_grace_hopper() -> None:
+    from multineus.data.loaders import photo_scene
+    from multineus.wild.landmarks import detect_landmarks
+
+    photo = _grace_hopper()
+    assert photo.shape == (600, 512, 3)
+    lm, box = detect_landmarks((photo * 255).round().astype(np.uint8), name="grace_hopper")
+    assert lm.shape == (68, 2)
+    x0, y0, x1, y1 = box
+    assert 100 < x1 - x0 < 300 and 100 < y1 - y0 < 300  # one face, a third of the photo wide
+    # the 68-point layout on a frontal face: eye corners either side of the nose tip,
+    # brows above the eyes, chin below the nose, nose tip near the box centre
+    nose, chin = lm[30], lm[8]
+    assert lm[36, 0] < nose[0] < lm[45, 0]
+    assert lm[19, 1] < lm[37, 1] and lm[24, 1] < lm[44, 1]
+    assert chin[1] > nose[1] > max(lm[36, 1], lm[45, 1])
+    assert abs(nose[0] - (x0 + x1) / 2) < 0.15 * (x1 - x0)
+    assert abs(nose[1] - (y0 + y1) / 2) < 0.15 * (y1 - y0)
+
+    K = intrinsics_from_fov(30.0, 64, 64)
+    views, crop_lm = photo_scene(
+        photo, K=K, image_size=64, landmarks_3d=canonical_landmarks(), name="grace_hopper"
+    )
+    assert views.images.shape == (1, 64, 64, 3)
+    mask = views.masks[0].numpy() > 0.5
+    assert 0.2 < mask.mean() < 0.7  # the head, not the whole crop
+    inside = np.clip(crop_lm[27:36].round().astype(int), 0, 63)  # nose landmarks
+    assert mask[inside[:, 1], inside[:, 0]].all()
+    assert not mask[:4, :4].any() and not mask[:4, -4:].any()  # background at the top corners
+    # a frontal portrait: PnP puts the camera in front of the canonical face (which looks
+    # along -y), close to its axis, at about the training cameras' distance
+    T = views.cam_from_world[0].double().numpy()
+    centre = -T[:3, :3].T @ T[:3, 3]
+    assert centre[1] < -1.5
+    assert abs(centre[0]) < 0.2 * abs(centre[1])
+    assert 1.5 < float(np.linalg.norm(centre)) < 4.0
