@@ -79,7 +79,7 @@ def _scene(
             pick = rng.integers(0, len(surf.parts), size=(s, s))
             parts, u, v = surf.parts[pick], surf.uv[pick, 0], surf.uv[pick, 1]
             cy, cx = rng.integers(0, s, 40), rng.integers(0, s, 40)
-            xy = np.stack([(cx + 0.5) / s * 256, (cy + 0.5) / s * 256], 1)
+            xy = np.stack([(cx + 0.5) / s * 255, (cy + 0.5) / s * 255], 1)  # cell centres
             rec.people.append(
                 PersonAnnotation(
                     len(rec.people) + 1,
@@ -136,6 +136,32 @@ def _with_masks(records: list[ImageRecord], dets: list[DensePoseDetection]) -> N
             p.dp_masks = (d.parts[idx][:, idx] > 0).astype(np.int64)
 
 
+def test_points_are_placed_with_the_official_255_scale() -> None:
+    """dp_x = 127.6 over a 256-pixel box lands in pixel 128 with the evaluator's w / 255
+    (128.1) and in pixel 127 with w / 256 (127.6); only pixel 128 carries the right chart."""
+    from mobile_densepose.eval.densepose_ap import EVAL_POINT_SCALE, person_gps
+
+    assert EVAL_POINT_SCALE == 255.0
+    surf = cylinder_surface()
+    scorer = GeodesicScorer(surf, implementation="torch")
+    rec = ImageRecord(1, "a.png", 300, 300)
+    xy = np.array([[127.6, 127.6]])
+    rec.people.append(
+        PersonAnnotation(1, np.array([0.0, 0.0, 256.0, 256.0]), False, xy, np.ones(1, np.int64),
+                         np.array([[0.25, 0.5]]))
+    )  # fmt: skip
+    s = 256
+    parts = np.zeros((s, s), np.int64)
+    parts[128, 128] = 1
+    u, v = np.full((s, s), 0.25), np.full((s, s), 0.5)
+    det = DensePoseDetection(1, np.array([0.0, 0.0, 256.0, 256.0]), 0.9, parts, u, v)
+    assert person_gps(rec, 0, det, scorer) == pytest.approx(1.0)
+    parts_256 = np.zeros((s, s), np.int64)
+    parts_256[127, 127] = 1  # where a w / 256 reading would look
+    det_256 = DensePoseDetection(1, det.box, 0.9, parts_256, u, v)
+    assert person_gps(rec, 0, det_256, scorer) == 0.0
+
+
 def test_mask_iou_and_gpsm_known_values() -> None:
     from mobile_densepose.eval.densepose_ap import person_gps, person_gpsm, person_mask_iou
 
@@ -155,8 +181,8 @@ def test_mask_iou_and_gpsm_known_values() -> None:
     parts = np.ones((s, s), np.int64)
     u, v = np.zeros((s, s)), np.zeros((s, s))
     for (px, py), (pu, pv) in zip(xy, [[0.2, 0.3], [0.4, 0.5]]):
-        u[int(py / 256 * s), int(px / 256 * s)] = pu
-        v[int(py / 256 * s), int(px / 256 * s)] = pv
+        u[int(py / 255 * s), int(px / 255 * s)] = pu  # the evaluator's w / 255 placement
+        v[int(py / 255 * s), int(px / 255 * s)] = pv
     det = DensePoseDetection(1, np.array([10.0, 10.0, 50.0, 50.0]), 0.9, parts, u, v)
     assert person_gps(rec, 0, det, scorer) == pytest.approx(1.0)
     assert person_mask_iou(rec, 0, det) == pytest.approx(0.5)

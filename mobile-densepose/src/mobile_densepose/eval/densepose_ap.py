@@ -14,8 +14,10 @@ no annotated person claims) is ignored instead of counted as a false positive.
 pycocotools' COCOeval does the matching and accumulation; only its overlap function is
 replaced.
 
-Note on coordinates: we place dp_x at x0 + dp_x / 256 * w (the 256-pixel frame); the
-official evaluator scales by w / 255, a sub-pixel difference.
+Note on coordinates: as the official evaluator (and the spec), evaluation places an
+annotated point at x0 + dp_x / 255 * w, y0 + dp_y / 255 * h (:data:`EVAL_POINT_SCALE`);
+training targets (``targets.py``) use detectron2's training convention, x0 + dp_x / 256 *
+w. The two differ by under 0.4 % of the box side.
 """
 
 from __future__ import annotations
@@ -112,6 +114,12 @@ def _det_coco(gt: COCO, dets: list[DensePoseDetection]) -> COCO:
         return gt.loadRes(res) if res else COCO()
 
 
+EVAL_POINT_SCALE = 255.0
+"""Evaluation reads dp_x, dp_y as x0 + dp_x / EVAL_POINT_SCALE * w (the official
+DensePose evaluator's bbox_w / 255; training targets divide by 256, as detectron2's
+training does)."""
+
+
 def _cells(coords: np.ndarray, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell of each coordinate when [lo, hi) is cut into n equal cells: (clipped index, inside)."""
     c = np.floor((coords - lo) / max(hi - lo, 1e-6) * n).astype(np.int64)
@@ -125,8 +133,8 @@ def person_gps(rec: ImageRecord, k: int, det: DensePoseDetection, scorer: Geodes
         return 0.0
     assert p.dp_xy is not None and p.dp_I is not None and p.dp_uv is not None
     x0, y0, w, h = p.bbox
-    px = x0 + p.dp_xy[:, 0] / 256.0 * w
-    py = y0 + p.dp_xy[:, 1] / 256.0 * h
+    px = x0 + p.dp_xy[:, 0] / EVAL_POINT_SCALE * w
+    py = y0 + p.dp_xy[:, 1] / EVAL_POINT_SCALE * h
     s = det.parts.shape[0]
     bx1, by1, bx2, by2 = (float(t) for t in det.box)
     cxc, in_x = _cells(px, bx1, bx2, s)
