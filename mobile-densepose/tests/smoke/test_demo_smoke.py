@@ -3,8 +3,11 @@
 Quality bar at this length (about a minute of CPU): the training loss falls by 30 % and
 the trained detector's box AP50 rises clearly (>= 5 points, >= 1.5x) above an
 untrained model's; the exported
-ONNX core matches eager. DensePose AP needs the full demo's longer training
-(`mobile-densepose demo`, numbers in the README).
+ONNX core matches eager. The demo's DensePose bar (`demo.densepose_bar`, recorded as
+`bar_met` in its report) is not asserted here: at this length the DensePose AP is 0.0
+before and after training (measured: box AP50 7.5 -> 43.5, DensePose AP 0.0 -> 0.0, mean
+GPS 8.7 -> 0.0), so it needs the full demo's longer training (`mobile-densepose demo`,
+numbers in the README).
 """
 
 import dataclasses
