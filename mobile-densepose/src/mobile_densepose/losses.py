@@ -29,10 +29,12 @@ def densepose_losses(
         masks: (R, S, S) coarse part labels (already reduced to 0/1 if 2 channels).
         weights: loss weights.
     """
-    zero = out.fine.sum() * 0.0
+    # zero losses still reach every predictor output, so that under DDP a rank without
+    # DensePose RoIs (or points) gives every parameter a (zero) gradient
+    zero = (out.coarse.sum() + out.fine.sum() + out.u.sum() + out.v.sum()) * 0.0
     if out.coarse.shape[0] == 0:
         return {f"loss_densepose_{k}": zero for k in "SIUV"}
-    loss_s = F.cross_entropy(out.coarse, masks) * weights.index_weight
+    loss_s = F.cross_entropy(out.coarse, masks) * weights.index_weight + zero
     if points.parts.numel() == 0:
         return {"loss_densepose_S": loss_s} | {f"loss_densepose_{k}": zero for k in "IUV"}
     fine = sample_maps(out.fine, points.roi_index, points.coords)

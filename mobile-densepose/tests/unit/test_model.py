@@ -86,3 +86,46 @@ def test_bifpn_shapes_and_p6() -> None:
         (1, 16, 4, 4),
     ]
     torch.testing.assert_close(out["p6"], out["p5"][:, :, ::2, ::2])
+
+
+def test_every_trainable_parameter_gets_a_gradient() -> None:
+    """What DDP (find_unused_parameters=False) needs: the backbone's parts after its last
+    tap are kept for the paper's counts but frozen, everything else takes a gradient."""
+    from mobile_densepose.model.backbone import TimmBackbone
+
+    backbone = TimmBackbone("spnasnet_100", "bn", "expansion")
+    sum(f.mean() for f in backbone(torch.randn(1, 3, 64, 64))).backward()
+    frozen = {n for n, p in backbone.named_parameters() if not p.requires_grad}
+    assert frozen == {
+        "body.stages.6.0.conv_pwl.weight",
+        "body.stages.6.0.bn3.weight",
+        "body.stages.6.0.bn3.bias",
+    }
+    assert all(p.grad is not None for p in backbone.parameters() if p.requires_grad)
+
+
+def test_densepose_losses_without_rois_reach_every_output() -> None:
+    from mobile_densepose.config import LossConfig
+    from mobile_densepose.losses import densepose_losses
+    from mobile_densepose.model.predictor import DensePoseOutput
+    from mobile_densepose.targets import PointTargets
+
+    maps = [
+        torch.zeros(r, c, 4, 4, requires_grad=True) for r, c in ((0, 2), (0, 25), (0, 25), (0, 25))
+    ]
+    out = DensePoseOutput(*maps)
+    empty = torch.zeros((0,), dtype=torch.int64)
+    points = PointTargets(empty, torch.zeros(0, 2), empty, torch.zeros(0, 2))
+    losses = densepose_losses(out, points, torch.zeros((0, 4, 4), dtype=torch.int64), LossConfig())
+    assert sorted(losses) == [f"loss_densepose_{k}" for k in "ISUV"]
+    total = sum(losses.values())
+    assert float(total) == 0.0
+    total.backward()
+    assert all(m.grad is not None for m in maps)
+    # RoIs but no annotated points: S is the mask loss, I/U/V zeros that still reach U and V
+    maps = [torch.randn(1, c, 4, 4, requires_grad=True) for c in (2, 25, 25, 25)]
+    masks = torch.zeros((1, 4, 4), dtype=torch.int64)
+    losses = densepose_losses(DensePoseOutput(*maps), points, masks, LossConfig())
+    assert float(losses["loss_densepose_S"]) > 0 and float(losses["loss_densepose_U"]) == 0.0
+    sum(losses.values()).backward()
+    assert all(m.grad is not None for m in maps)

@@ -108,6 +108,20 @@ class _ExpansionTaps(nn.Module):
         # keep every block the features_only model holds (the paper counts them all)
         self.stages = nn.ModuleList(blocks)
         self.taps = taps
+        # What lies after the last tap (its block's conv_pwl + BN, any later blocks) is
+        # counted but never reached by forward: it takes no gradient, so it is not trained
+        # (DDP would otherwise stop at parameters that never receive a gradient).
+        last = max(taps)
+        for si, stage in enumerate(self.stages):
+            for bi, block in enumerate(cast(nn.Sequential, stage)):
+                dead: list[nn.Module] = []
+                if (si, bi) > last:
+                    dead = [block]
+                elif (si, bi) == last:
+                    b: Any = block
+                    dead = [b.conv_pwl, b.bn3 if hasattr(b, "conv_dw") else b.bn2]
+                for module in dead:
+                    module.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
