@@ -46,12 +46,14 @@ def baseline_scores(
 
 
 def fit_baseline(
-    name: str, train: dict[str, np.ndarray], default_pixel_size: float
+    name: str, train: dict[str, np.ndarray], default_pixel_size: float, threshold: float = 0.02
 ) -> ScoreCalibration:
-    """Scores on training patches -> a monotone score-to-distance map."""
+    """Scores on training patches -> a monotone score-to-distance map whose detection
+    part is fitted for ``threshold`` (see :mod:`def_features.baselines.calibration`).
+    Only ``train`` is read: the evaluated patches never enter the fit."""
     scores = baseline_scores(name, train, default_pixel_size)
     mask = (train["image"] > 0) & np.isfinite(scores)
-    return fit_calibration(scores[mask], train["distances"][mask])
+    return fit_calibration(scores[mask], train["distances"][mask], threshold=threshold)
 
 
 def predict_baseline(
@@ -61,7 +63,9 @@ def predict_baseline(
     default_pixel_size: float,
     truncation: float = 1.0,
 ) -> np.ndarray:
-    """(N, H, W) distance estimates of a calibrated baseline (``truncation`` where unknown)."""
+    """(N, H, W) distance estimates of a calibrated baseline (``truncation`` where unknown).
+
+    Reads only the depth images and poses of ``arrays`` (never their ``distances``)."""
     scores = baseline_scores(name, arrays, default_pixel_size)
     pred = calib(np.nan_to_num(scores, nan=-1.0))
     return np.where(np.isfinite(scores), pred, truncation)
