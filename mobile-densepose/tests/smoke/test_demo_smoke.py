@@ -9,8 +9,9 @@ part at the annotated points clearly more often than the untrained head and than
 Measured (800 points): part accuracy 0.050 -> 0.266, UV error on right points 0.92 ->
 0.73. 0.266 is exactly the share of the most common part (2, 213 points): at 60 steps the
 head has learned the part prior, not where the parts are (mean per-part recall 0.042 =
-1/24 after training: one part everywhere), so this checks that the I branch trains, not that its point mapping is right
-(the unit tests in tests/unit/test_gt_box_points.py and test_targets.py check that).
+1/24 after training: one part everywhere), so this checks that the I branch trains, not
+that its point mapping is right (tests/unit/test_gt_box_points.py and test_targets.py
+check that).
 The demo's DensePose bar (`demo.densepose_bar`, recorded as `bar_met` in its report) is
 not asserted here: at this length the DensePose AP is 0.0 before and after training
 (measured: box AP50 7.5 -> 43.5, DensePose AP 0.0 -> 0.0, mean GPS 8.7 -> 0.0), so it
