@@ -3,9 +3,6 @@ batch is split over the ranks, only rank 0 writes model.pt, and the file loads."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from def_features.data.dataset import build_patches
 from def_features.data.hdf5_patches import write_patches
 from def_features.data.items import procedural_item
 from def_features.model.checkpoint import load_model
+from shared_utils.testing import run_torchrun
 
 
 def test_two_process_train_saves_one_loadable_model(tmp_path: Path) -> None:
@@ -24,14 +22,7 @@ def test_two_process_train_saves_one_loadable_model(tmp_path: Path) -> None:
     assert len(arrays["image"]) >= 2
     write_patches(tmp_path / "p.hdf5", arrays)
     run_dir = tmp_path / "run"
-    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
         "-m",
         "def_features.cli",
         "train",
@@ -46,7 +37,7 @@ def test_two_process_train_saves_one_loadable_model(tmp_path: Path) -> None:
         "--batch-size",
         "2",
     ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    done = run_torchrun(cmd, timeout=120)
     assert done.returncode == 0, done.stderr[-4000:]
     # Rank 0 alone saves (and says so); one model file with its hash sidecar.
     assert done.stdout.count("saved ") == 1, done.stdout

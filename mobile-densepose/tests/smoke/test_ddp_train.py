@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -15,20 +12,14 @@ import torch
 from mobile_densepose.data.synthetic import SyntheticConfig, make_synthetic
 from mobile_densepose.infer import load_run
 from mobile_densepose.model.rcnn import DensePoseRCNN
+from shared_utils.testing import run_torchrun
 from shared_utils.train.checkpoint import latest_checkpoint
 
 
 def test_two_process_gloo_train(tmp_path: Path) -> None:
     data, run = tmp_path / "data", tmp_path / "run"
     make_synthetic(data, SyntheticConfig(num_images=4, height=64, width=96, n_points=40, seed=0))
-    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
         "-m",
         "mobile_densepose.cli",
         "train",
@@ -52,7 +43,7 @@ def test_two_process_gloo_train(tmp_path: Path) -> None:
         "--trainer.checkpoint-every",
         "0",
     ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    done = run_torchrun(cmd, timeout=180)
     assert done.returncode == 0, done.stderr[-4000:]
     history = json.loads((run / "metrics.json").read_text())["history"]
     losses = [h["train/loss"] for h in history if "train/loss" in h]

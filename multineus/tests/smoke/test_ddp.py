@@ -4,9 +4,7 @@ model, which loads."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 import torch
 
 from multineus.io_model import WEIGHTS, load_model
+from shared_utils.testing import run_torchrun
 
 # torchrun runs this script on each rank: meta_train is wrapped so that every rank saves
 # its final parameters, then the CLI's train command runs as usual
@@ -41,11 +40,7 @@ DRIVER = textwrap.dedent(
 def _torchrun(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DDP_DUMP": str(tmp_path)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    return subprocess.run(
-        [*cmd, str(driver), *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_torchrun([str(driver), *args], env={"DDP_DUMP": str(tmp_path)}, timeout=120)
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")

@@ -8,21 +8,18 @@ both load.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
 from npbgpp.train import load_model
+from shared_utils.testing import run_torchrun
 from shared_utils.train.checkpoint import load_checkpoint
 
 
 def test_two_process_gloo_training_writes_one_checkpoint(tmp_path: Path) -> None:
     run = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "npbgpp.cli", "train", "tiny",
         "--trainer.steps", "2", "--trainer.batch-size", "2",
         "--trainer.checkpoint-every", "2", "--trainer.log-every", "1",
@@ -30,8 +27,7 @@ def test_two_process_gloo_training_writes_one_checkpoint(tmp_path: Path) -> None
         "--data.num-points", "500", "--data.image-size", "32",
         "--run-dir", str(run),
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    out = run_torchrun(cmd, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     # one report (rank 0), one model file, one step checkpoint
     assert out.stdout.count("wrote ") == 1, out.stdout

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -62,3 +65,31 @@ def undocumented_options(parser: argparse.ArgumentParser) -> list[str]:
 
     walk(parser, "")
     return missing
+
+
+_DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def run_torchrun(
+    args: Sequence[str],
+    *,
+    nproc: int = 2,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 240.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``torchrun --standalone --nproc_per_node nproc ARGS`` on CPU (gloo), captured.
+
+    For the members' multi-process smoke tests: ``args`` is what follows torchrun's own
+    options (``["-m", "pkg.cli", "train", ...]`` or a script path). Each process gets one
+    thread and no GPU; distributed variables inherited from a launcher are dropped so the
+    run starts its own rendezvous; ``env`` adds or overrides variables.
+    """
+    child = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    for name in _DIST_ENV:
+        child.pop(name, None)
+    child.update(env or {})
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--standalone", "--nproc_per_node", str(nproc), *args,
+    ]  # fmt: skip
+    return subprocess.run(command, env=child, capture_output=True, text=True, timeout=timeout)

@@ -9,10 +9,7 @@ over ranks) and per-rank batch size must be what each layout implies.
 from __future__ import annotations
 
 import json
-import os
 import runpy
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 
+from shared_utils.testing import run_torchrun
 from shared_utils.train import checkpoint as ckpt
 
 SCRIPT = textwrap.dedent(
@@ -74,14 +72,7 @@ def test_two_process_torchrun_matches_one_process(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     single = runpy.run_path(str(script))["main"](str(tmp_path / "one"))
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
-    command = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nproc_per_node", "2", "--standalone", str(script), str(tmp_path / "two"),
-    ]  # fmt: skip
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    result = run_torchrun([str(script), str(tmp_path / "two")])
     if result.returncode != 0:
         pytest.fail(f"torchrun failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 
