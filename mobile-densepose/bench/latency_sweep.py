@@ -8,14 +8,9 @@ of 3 calls after 2 warm-up calls. Usage:
 
 from __future__ import annotations
 
-import dataclasses
-import statistics
-import time
-
 import torch
 
-from mobile_densepose.config import model_preset
-from mobile_densepose.model.rcnn import DensePoseRCNN
+from mobile_densepose.benchmark import fixed_workload_model, median_ms
 
 CONDITIONS = [(1, 512, 512, 10), (2, 512, 512, 10), (1, 512, 512, 100), (1, 800, 1216, 10)]
 """(threads, height, width, detections) of each row."""
@@ -23,24 +18,9 @@ CONDITIONS = [(1, 512, 512, 10), (2, 512, 512, 10), (1, 512, 512, 100), (1, 800,
 
 def eager_ms(preset: str, height: int, width: int, detections: int) -> float:
     """Median latency (ms) of one image through the whole eager detector."""
-    cfg = dataclasses.replace(
-        model_preset(preset),
-        min_size=min(height, width),
-        max_size=max(height, width),
-        detections_per_img=detections,
-        score_thresh=0.0,
-    )
-    torch.manual_seed(0)
-    model = DensePoseRCNN(cfg).eval()
-    image = torch.rand(3, height, width)
-    times = []
+    model, image = fixed_workload_model(preset, height, width, detections)
     with torch.no_grad():
-        for i in range(5):
-            start = time.perf_counter()
-            model([image])
-            if i >= 2:
-                times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        return median_ms(lambda: model([image]), repeats=3, warmup=2)
 
 
 def main() -> None:

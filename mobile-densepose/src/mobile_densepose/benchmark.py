@@ -24,7 +24,8 @@ from mobile_densepose.export import ExportCore, export_onnx, file_mb
 from mobile_densepose.model.rcnn import DensePoseRCNN
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    """Median wall time (ms) of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones."""
     # several warm-up calls: TorchScript's profiling executor re-optimises on the first ones
     for _ in range(warmup):
         fn()
@@ -36,10 +37,11 @@ def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
     return 1000 * statistics.median(times)
 
 
-def bench_preset(
-    preset: str, height: int, width: int, repeats: int, detections: int = 10
-) -> dict[str, Any]:
-    """Latencies (ms) and sizes of one preset."""
+def fixed_workload_model(
+    preset: str, height: int, width: int, detections: int
+) -> tuple[DensePoseRCNN, torch.Tensor]:
+    """An untrained detector of ``preset`` (seed 0, eval mode) that keeps exactly
+    ``detections`` boxes at this input size, and a random (3, height, width) image."""
     cfg = dataclasses.replace(
         model_preset(preset),
         min_size=min(height, width),
@@ -48,15 +50,21 @@ def bench_preset(
         score_thresh=0.0,
     )
     torch.manual_seed(0)
-    model = DensePoseRCNN(cfg).eval()
-    image = torch.rand(3, height, width)
+    return DensePoseRCNN(cfg).eval(), torch.rand(3, height, width)
+
+
+def bench_preset(
+    preset: str, height: int, width: int, repeats: int, detections: int = 10
+) -> dict[str, Any]:
+    """Latencies (ms) and sizes of one preset."""
+    model, image = fixed_workload_model(preset, height, width, detections)
     row: dict[str, Any] = {
         "preset": preset,
         "params_M": num_params(model) / 1e6,
         "fp32_MB": state_dict_bytes(model) / 1e6,
     }
     with torch.no_grad():
-        row["eager_ms"] = _median_ms(lambda: model([image]), repeats)
+        row["eager_ms"] = median_ms(lambda: model([image]), repeats)
         batch = model.transform([image])[0].tensors
         boxes = torch.tensor(
             [
@@ -66,8 +74,8 @@ def bench_preset(
         )
         core = ExportCore(model).eval()
         traced = torch.jit.trace(core, (batch, boxes), check_trace=False)
-        row["torchscript_core_ms"] = _median_ms(lambda: traced(batch, boxes), repeats)
-        row["eager_core_ms"] = _median_ms(lambda: core(batch, boxes), repeats)
+        row["torchscript_core_ms"] = median_ms(lambda: traced(batch, boxes), repeats)
+        row["eager_core_ms"] = median_ms(lambda: core(batch, boxes), repeats)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "core.onnx"
         try:
@@ -78,7 +86,7 @@ def bench_preset(
             opts.intra_op_num_threads = torch.get_num_threads()
             sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             feed = {"images": batch.numpy(), "rois": boxes.numpy()}
-            row["onnxruntime_core_ms"] = _median_ms(lambda: sess.run(None, feed), repeats)
+            row["onnxruntime_core_ms"] = median_ms(lambda: sess.run(None, feed), repeats)
             row["onnx_MB"] = file_mb(path)
         except Exception as exc:  # report, do not hide: the row says why
             row["onnxruntime_core_ms"] = f"failed: {type(exc).__name__}"
@@ -87,7 +95,7 @@ def bench_preset(
 
         int8 = quantize_int8(model, [torch.rand(3, height, width) for _ in range(2)])
         with torch.no_grad():
-            row["int8_eager_ms"] = _median_ms(lambda: int8([image]), repeats)
+            row["int8_eager_ms"] = median_ms(lambda: int8([image]), repeats)
         row["int8_MB"] = state_dict_bytes(int8) / 1e6
     except Exception as exc:
         row["int8_eager_ms"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
