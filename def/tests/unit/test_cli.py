@@ -15,22 +15,25 @@ from def_features.model.checkpoint import load_model
 from shared_utils.testing import undocumented_options
 from shared_utils.train.trainer import Trainer
 
+COMMANDS = (
+    "make-dataset",
+    "import-meshlab",
+    "annotate-scans",
+    "convert-scans",
+    "train",
+    "eval",
+    "fuse",
+    "curves",
+    "demo",
+)
+"""Every sub-command of ``def``."""
+
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for cmd in (
-        "make-dataset",
-        "import-meshlab",
-        "annotate-scans",
-        "convert-scans",
-        "train",
-        "eval",
-        "fuse",
-        "curves",
-        "demo",
-    ):
+    for cmd in COMMANDS:
         assert cmd in out
         with pytest.raises(SystemExit):
             build_parser().parse_args([cmd, "--help"])
@@ -106,17 +109,7 @@ def test_every_option_is_documented_and_preset_only_where_used(
     parser = build_parser()
     assert undocumented_options(parser) == []
     with_preset = {"make-dataset", "train"}
-    for cmd in (
-        "make-dataset",
-        "import-meshlab",
-        "annotate-scans",
-        "convert-scans",
-        "train",
-        "eval",
-        "fuse",
-        "curves",
-        "demo",
-    ):
+    for cmd in COMMANDS:
         with pytest.raises(SystemExit):
             parser.parse_args([cmd, "--help"])
         assert ("--preset" in capsys.readouterr().out) == (cmd in with_preset), cmd
