@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=96,
         help="synthetic images; the last 20 %% are held out (default 96)",
     )
-    p.add_argument("--steps", type=int, help="training steps, batch 4 (default: DemoConfig, 1200)")
+    p.add_argument("--steps", type=int, help="training steps, batch 4 (default: DemoConfig, 800)")
     return parser
 
 

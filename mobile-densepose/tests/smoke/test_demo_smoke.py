@@ -1,21 +1,34 @@
-"""Shortened demo: synthetic data -> train Mobile (B) tiny -> evaluate -> export -> infer.
+"""The demo's own run, asserting its DensePose bar: synthetic data -> untrained eval ->
+train Mobile (B) tiny -> eval -> export -> int8 PTQ -> inference.
 
-Quality bar at this length (about a minute of CPU): the training loss falls by 30 % and
-the trained detector's box AP50 rises clearly (>= 5 points, >= 1.5x) above an
-untrained model's; the DensePose head, run on the held-out images' ground-truth boxes
-(detection bypassed, :mod:`mobile_densepose.eval.gt_box_points`), picks the annotated
-part at the annotated points clearly more often than the untrained head and than chance
-(1/25): accuracy >= 0.15 and >= untrained + 0.10; the exported ONNX core matches eager.
-Measured (800 points): part accuracy 0.050 -> 0.266, UV error on right points 0.92 ->
-0.73. 0.266 is exactly the share of the most common part (2, 213 points): at 60 steps the
-head has learned the part prior, not where the parts are (mean per-part recall 0.042 =
-1/24 after training: one part everywhere), so this checks that the I branch trains, not
-that its point mapping is right (tests/unit/test_gt_box_points.py and test_targets.py
-check that).
-The demo's DensePose bar (`demo.densepose_bar`, recorded as `bar_met` in its report) is
-not asserted here: at this length the DensePose AP is 0.0 before and after training
-(measured: box AP50 7.5 -> 43.5, DensePose AP 0.0 -> 0.0, mean GPS 8.7 -> 0.0), so it
-needs the full demo's longer training (`mobile-densepose demo`, numbers in the README).
+:func:`mobile_densepose.demo.run_demo` runs with the demo's defaults (96 images of
+128x160, STEPS training steps of batch 4 with its schedule, the same seed), less the
+parts that other tests cover and that add nothing to the bar: the QAT fine-tune
+(``tests/unit/test_qat.py``) and the preset parameter counts (``tests/unit/test_count.py``).
+So the numbers asserted here are the demo's numbers at this thread count.
+
+Bars, each with room below what was measured at 1 thread and at 2 threads (CPU training
+is not bit-reproducible across thread counts, so the two runs train different models;
+numbers also in the README, "Tests"):
+
+* the demo's DensePose bar: trained DensePose AP >= untrained + 1 (``densepose_bar``),
+  and trained DensePose AP >= MIN_DP_AP (3.0) on the 19 held-out images: measured
+  0.0 -> 8.2 (1 thread) and 0.0 -> 7.7 (2 threads);
+* box AP >= MIN_BOX_AP (25) and >= untrained + 20: measured 1.8 -> 45.8 / 42.1;
+* the training loss falls below half of its first logged value (step 25): measured
+  27.9 -> 6.2 / 27.4 -> 5.6;
+* the DensePose head on the held-out ground-truth boxes (detection bypassed,
+  :mod:`mobile_densepose.eval.gt_box_points`) picks the annotated part at >= 0.4 of the
+  points (chance 1/25), >= 0.1 above the majority-part rate (0.238) and >= 0.3 above the
+  untrained head (0.047), with a mean per-part recall >= 0.25 (a head that answers the
+  most common part everywhere has 1/24): measured 0.535 / 0.518, recall 0.396 / 0.374;
+* the exported ONNX core matches eager (onnxruntime, max |diff| 2.7e-5 / 3.8e-5), the
+  int8 model is evaluated, and the inference overlay of a held-out image is a valid IUV
+  image with detections.
+
+Wall time: ~210 s at 1 thread (run_demo 207 s, training 192 s), 353 s at 2 threads with the
+machine's other core busy with another job (so the threads stalled each other); an
+idle 2-core CI runner should take less than the 1-thread time.
 """
 
 import dataclasses
@@ -25,59 +38,65 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mobile_densepose.config import train_presets
-from mobile_densepose.data.body import BodySurface
-from mobile_densepose.data.dataset import DensePoseDataset
-from mobile_densepose.data.synthetic import SyntheticConfig, make_synthetic
+from mobile_densepose.config import TrainConfig
+from mobile_densepose.demo import DemoConfig, densepose_bar, run_demo
 from mobile_densepose.eval.gt_box_points import gt_box_point_scores
-from mobile_densepose.evaluate import evaluate
-from mobile_densepose.export import ExportCore, example_inputs, export_onnx, run_onnx
 from mobile_densepose.infer import iuv_image, load_run
 from mobile_densepose.model.rcnn import DensePoseRCNN
-from mobile_densepose.train import split_ids, train
+from mobile_densepose.train import make_datasets
+from shared_utils.config import load_config
+
+THREADS = 2
+"""CI's runners have 2 cores; the bars below hold at 1 and 2 threads (README, "Tests")."""
+MIN_DP_AP = 3.0
+"""Minimum trained DensePose AP (GPS, AP points) on the held-out images."""
+MIN_BOX_AP = 25.0
+"""Minimum trained box AP."""
 
 
-def test_short_pipeline(tmp_path: Path) -> None:
-    torch.set_num_threads(2)
-    data = tmp_path / "data"
-    make_synthetic(data, SyntheticConfig(num_images=30, height=96, width=128, n_points=100, seed=0))
-    cfg = train_presets()["tiny"][1]
-    cfg = dataclasses.replace(cfg, data=str(data), run_dir=str(tmp_path / "run"), val_fraction=0.2)
-    cfg.model = dataclasses.replace(cfg.model, min_size=96, max_size=128)
-    cfg.trainer = dataclasses.replace(
-        cfg.trainer, steps=60, batch_size=2, log_every=10, checkpoint_every=60
-    )
-    _, val_ids = split_ids(cfg)
-    val = DensePoseDataset(data, ids=val_ids)
-    surface = BodySurface.load(str(data / "body_surface.npz"))
-    torch.manual_seed(0)
-    untrained = DensePoseRCNN(cfg.model)
-    before = evaluate(untrained, val, surface)
-    before_pts = gt_box_point_scores(untrained, val)
-    train(cfg)
+def run_and_check(tmp_path: Path, threads: int) -> dict[str, float]:
+    """The demo run and every assertion of this test, at ``threads`` torch threads."""
+    torch.set_num_threads(threads)
+    cfg = dataclasses.replace(DemoConfig(), qat_steps=0, count_presets=())
+    head = run_demo(tmp_path, cfg)
+    print(json.dumps(head, indent=1))
+    assert head["bar_met"] and densepose_bar(head["untrained_dp_AP"], head["trained_dp_AP"])
+    assert head["trained_dp_AP"] >= MIN_DP_AP, head
+    assert head["trained_box_AP"] >= MIN_BOX_AP, head
+    assert head["trained_box_AP"] >= head["untrained_box_AP"] + 20, head
+
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
     losses = [h["train/loss"] for h in history if "train/loss" in h]
-    assert all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0], losses
+    assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0], losses
+
+    # the head on ground-truth boxes, trained vs untrained (same seed as the demo's)
+    tcfg = load_config(TrainConfig, tmp_path / "run" / "config.yaml")
+    _, val, _ = make_datasets(tcfg)
+    assert val is not None
     model = load_run(tmp_path / "run")
-    after = evaluate(model, val, surface)
-    after_pts = gt_box_point_scores(model, val)
-    print({"before": before, "after": after})
-    print({"gt_box_points_before": before_pts, "gt_box_points_after": after_pts})
-    # measured 0.050 -> 0.266 (chance 0.04); bars leave about 0.1 of room below the measurement
-    assert before_pts["n_points"] == after_pts["n_points"] > 0
-    assert after_pts["part_accuracy"] >= 0.15, after_pts
-    assert after_pts["part_accuracy"] >= before_pts["part_accuracy"] + 0.10, (before_pts, after_pts)
-    assert (
-        after["box_AP50"] > before["box_AP50"] + 5 and after["box_AP50"] > 1.5 * before["box_AP50"]
-    )
-    # export: onnxruntime matches eager on the trained model
-    export_onnx(model, tmp_path / "core.onnx")
-    images, rois = example_inputs(model, 96, 128, 3)
-    with torch.no_grad():
-        eager = ExportCore(model).eval()(images, rois)
-    for e, o in zip(eager, run_onnx(tmp_path / "core.onnx", images, rois)):
-        torch.testing.assert_close(torch.from_numpy(o), e, atol=1e-4, rtol=1e-4)
+    torch.manual_seed(cfg.seed)
+    before = gt_box_point_scores(DensePoseRCNN(tcfg.model), val)
+    after = gt_box_point_scores(model, val)
+    print({"gt_box_points_before": before, "gt_box_points_after": after})
+    assert before["n_points"] == after["n_points"] > 0
+    assert after["part_accuracy"] >= 0.4, after
+    assert after["part_accuracy"] >= after["majority_rate"] + 0.1, after
+    assert after["mean_part_recall"] >= 0.25, after
+    assert after["part_accuracy"] >= before["part_accuracy"] + 0.3, (before, after)
+
+    # export and int8: onnxruntime matches eager; the int8 model was evaluated
+    assert head["onnx_max_abs_diff"] < 1e-4, head
+    assert np.isfinite(head["int8_dp_AP"]) and np.isfinite(head["int8_mean_GPS"]), head
+    assert (tmp_path / "core.onnx").exists() and (tmp_path / "int8_state_dict.pt").exists()
+
     # inference overlay on a held-out image
-    iuv, dets = iuv_image(model, val[0][0].permute(1, 2, 0).numpy(), score_thresh=0.0)
-    assert iuv.shape == (96, 128, 3) and dets[0]["boxes"].shape[0] > 0
+    iuv, dets = iuv_image(model, val[0][0].permute(1, 2, 0).numpy(), score_thresh=0.5)
+    assert iuv.shape == (cfg.height, cfg.width, 3) and dets[0]["boxes"].shape[0] > 0
     assert set(np.unique(iuv[..., 0]).astype(int).tolist()) <= set(range(25))
+    assert (iuv[..., 0] > 0).mean() > 0.02  # some body pixels are labelled
+    assert (tmp_path / "synthetic_overlay.png").exists()
+    return head
+
+
+def test_demo_densepose_bar(tmp_path: Path) -> None:
+    run_and_check(tmp_path, THREADS)
