@@ -85,6 +85,7 @@ _PRIOR_HELP = {
     "coefficient_prior": "weight of the pull of the new coefficients to their initial average",
     "shared_prior": "weight of the pull of the shared layers to their meta-trained values "
     "(stage 2)",
+    "symmetry": "weight of the left-right (x = 0) symmetry term on the new SDF",
 }
 """Help of the prior-weight options read by :func:`_fit_overrides`."""
 
@@ -121,7 +122,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from multineus.train import extract_mesh
 
     model, cfg, mean_K = load_model(args.model)
-    _fit_overrides(cfg, args, "fit", priors=("coefficient_prior", "shared_prior"))
+    _fit_overrides(cfg, args, "fit", priors=("coefficient_prior", "shared_prior", "symmetry"))
     if args.device:
         cfg.trainer.device = args.device
     if args.init_weights:
@@ -262,7 +263,7 @@ def cmd_scan_check(args: argparse.Namespace) -> None:
     from multineus.scan_check import face_scan_check
 
     model, cfg, _ = load_model(args.model)
-    _fit_overrides(cfg, args, "scan-check", priors=("coefficient_prior",))
+    _fit_overrides(cfg, args, "scan-check", priors=("coefficient_prior", "symmetry"))
     if args.image_size is not None and args.image_size < 8:
         raise SystemExit(f"scan-check: --image-size must be >= 8, got {args.image_size}")
     try:
@@ -347,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         "crop is foreground and the mask loss is off)",
     )
     f.add_argument("--scale", type=float, default=1.0, help="image downscale of the scene folder")
-    _add_fit_override_args(f, priors=("coefficient_prior", "shared_prior"))
+    _add_fit_override_args(f, priors=("coefficient_prior", "shared_prior", "symmetry"))
     f.add_argument(
         "--init-weights",
         choices=["uniform", "photometric"],
@@ -442,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--image-size", type=int, help="side of the rendered view (default: training size)"
     )
-    _add_fit_override_args(c, priors=("coefficient_prior",))
+    _add_fit_override_args(c, priors=("coefficient_prior", "symmetry"))
     c.set_defaults(func=cmd_scan_check)
 
     d = sub.add_parser(

@@ -109,12 +109,27 @@ class CoefficientPrior:
     - ``shared_weight`` x the mean squared deviation of every other network parameter
       (bases, shared layers) from its meta-trained value. It acts only in stage 2, the
       one stage where those parameters move, and keeps one view from re-shaping what the
-      other training people taught the shared layers.
+      other training people taught the shared layers;
+    - ``symmetry_weight`` x the mean of (f(x, y, z) - f(-x, y, z))^2 over
+      ``symmetry_points`` fresh uniform points of the unit ball per step: the new scene's
+      SDF mirror-symmetric about the head frame's x = 0 plane (procedural heads are exactly
+      symmetric there, real heads nearly).
     """
 
-    def __init__(self, model: MultiNeuS, scene: int, weight: float, shared_weight: float = 0.0):
+    def __init__(
+        self,
+        model: MultiNeuS,
+        scene: int,
+        weight: float,
+        shared_weight: float = 0.0,
+        symmetry_weight: float = 0.0,
+        symmetry_points: int = 1024,
+        seed: int = 0,
+    ):
         self.model, self.scene = model, scene
         self.weight, self.shared_weight = weight, shared_weight
+        self.symmetry_weight, self.symmetry_points = symmetry_weight, symmetry_points
+        self.generator = torch.Generator().manual_seed(seed)
         self.init = [p[scene].detach().clone() for p in model.scene_parameters()]
         scene_ids = {id(p) for p in model.scene_parameters()}
         self.shared = [p for p in model.parameters() if id(p) not in scene_ids]
@@ -131,10 +146,26 @@ class CoefficientPrior:
             return torch.zeros(())
         return _mean_squared_deviation(self.shared, self.shared_init)
 
+    def asymmetry(self) -> torch.Tensor:
+        """Mean squared difference of the scene's SDF at random points of the unit ball and
+        at their mirror images across x = 0."""
+        n = self.symmetry_points
+        direction = torch.randn(n, 3, generator=self.generator)
+        radius = torch.rand(n, 1, generator=self.generator) ** (1.0 / 3.0)
+        p = direction / direction.norm(dim=-1, keepdim=True) * radius
+        p = p.to(next(self.model.parameters()).device)
+        mirrored = p * torch.tensor([-1.0, 1.0, 1.0], device=p.device)
+        both = self.model.sdf(torch.cat([p, mirrored]), self.scene)
+        return ((both[:n] - both[n:]) ** 2).mean()
+
     def __call__(
         self, system: torch.nn.Module, batch: Mapping[str, torch.Tensor], step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
         loss, scalars = neus_loss(system, batch, step)
+        if self.symmetry_weight > 0:
+            asym = self.asymmetry()
+            scalars["asymmetry"] = float(asym.detach())
+            loss = loss + self.symmetry_weight * asym.to(loss.device)
         dev = self.deviation()
         scalars["coefficient_deviation"] = float(dev.detach())
         loss = loss + self.weight * dev.to(loss.device)
@@ -143,6 +174,15 @@ class CoefficientPrior:
             scalars["shared_deviation"] = float(shared.detach())
             loss = loss + self.shared_weight * shared.to(loss.device)
         return loss, scalars
+
+
+def _stage2_parameters(model: MultiNeuS, which: str) -> list[torch.nn.Parameter]:
+    """Parameters stage 2 optimises: ``all`` or ``scene_layers`` (see ``FitConfig``)."""
+    if which == "all":
+        return list(model.parameters())
+    if which == "scene_layers":
+        return [p for layer in model.scene_layers() for p in layer.parameters()]
+    raise ValueError(f"fit.stage2_params must be 'all' or 'scene_layers', got {which!r}")
 
 
 def fit_new_scene(
@@ -175,11 +215,23 @@ def fit_new_scene(
     run = Path(run_dir)
     fc = cfg.fit
     loss_fn: LossFn = neus_loss
-    if fc.coefficient_prior > 0 or fc.shared_prior > 0:
-        loss_fn = CoefficientPrior(model, scene, fc.coefficient_prior, fc.shared_prior)
+    if fc.coefficient_prior > 0 or fc.shared_prior > 0 or fc.symmetry > 0:
+        loss_fn = CoefficientPrior(
+            model,
+            scene,
+            fc.coefficient_prior,
+            fc.shared_prior,
+            symmetry_weight=fc.symmetry,
+            seed=cfg.trainer.seed,
+        )
     stages = [
         ("stage1", fc.stage1_steps, lambda: model.scene_parameters(), fc.lr),
-        ("stage2", fc.stage2_steps, lambda: list(model.parameters()), fc.stage2_lr),
+        (
+            "stage2",
+            fc.stage2_steps,
+            lambda: _stage2_parameters(model, fc.stage2_params),
+            fc.stage2_lr,
+        ),
     ]
     for name, steps, params, lr in stages:
         if steps <= 0:

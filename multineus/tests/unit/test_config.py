@@ -42,3 +42,13 @@ def test_both_presets_fit_with_mask_weight_one() -> None:
     # the README's claim: fitting uses a mask-loss weight of 1.0 in both presets
     assert paper_config().fit.mask_weight == 1.0 and preset("tiny").fit.mask_weight == 1.0
     assert preset("tiny").loss.mask == 1.0  # tiny's meta-training too (README: why)
+
+
+def test_our_fit_additions_are_off_in_the_paper_preset() -> None:
+    # coefficient prior, symmetry term and a restricted stage 2 are ours (README): the
+    # paper preset fits without them, tiny (the demo) uses the prior and the symmetry term
+    fit = paper_config().fit
+    assert (fit.coefficient_prior, fit.shared_prior, fit.symmetry) == (0.0, 0.0, 0.0)
+    assert fit.stage2_params == "all"
+    tiny = preset("tiny").fit
+    assert (tiny.coefficient_prior, tiny.symmetry, tiny.stage2_params) == (100.0, 100.0, "all")

@@ -264,3 +264,55 @@ def test_stage2_moves_shared_layers_at_its_own_rates(tmp_path, monkeypatch) -> N
     for name, p in model.named_parameters():
         if name.endswith("coefficients"):
             assert torch.equal(p[:scene], before[name])
+
+
+def test_stage2_scene_layers_moves_only_the_scene_specific_layers(tmp_path) -> None:
+    cfg = tiny_config()
+    cfg.renderer.n_samples, cfg.renderer.n_importance = 8, 0
+    cfg.rays_per_batch = 16
+    cfg.fit.stage1_steps, cfg.fit.stage2_steps = 0, 2
+    cfg.fit.stage2_params = "scene_layers"
+    cfg.fit.refine_cameras = False
+    cfg.trainer.log_every = 0
+    meta = MultiNeuS(cfg)
+    model, scene, _ = fit_new_scene(cfg, meta, _one_view(), tmp_path)
+    before = dict(meta.named_parameters())
+    scene_layer_ids = {id(p) for layer in model.scene_layers() for p in layer.parameters()}
+    moved, kept = [], []
+    for name, p in model.named_parameters():
+        if name.endswith("coefficients"):
+            assert torch.equal(p[:scene], before[name])  # training scenes untouched
+            assert not torch.equal(p[scene], before[name].mean(0))
+        elif id(p) in scene_layer_ids:
+            moved.append(not torch.equal(p, before[name]))
+        else:
+            kept.append(torch.equal(p, before[name]))
+    # the bases of the scene-specific layers moved; shared layers and variance did not
+    assert moved and all(moved)
+    assert kept and all(kept)
+    cfg.fit.stage2_params = "colour"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="stage2_params"):
+        fit_new_scene(cfg, meta, _one_view(), tmp_path / "bad")
+
+
+def test_symmetry_term_value_and_pull(tmp_path, monkeypatch) -> None:
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = MultiNeuS(cfg)
+    scene = model.add_scene()
+    prior = CoefficientPrior(model, scene, 0.0, symmetry_weight=1.0, symmetry_points=20000)
+    # an SDF even in x is symmetric; f = x gives 4 E[x^2] = 4 / 5 over the unit ball
+    monkeypatch.setattr(model, "sdf", lambda x, s: x[:, 0] ** 2 + x[:, 1])
+    assert float(prior.asymmetry()) == pytest.approx(0.0, abs=1e-12)
+    monkeypatch.setattr(model, "sdf", lambda x, s: x[:, 0])
+    assert float(prior.asymmetry()) == pytest.approx(0.8, rel=0.03)
+    monkeypatch.undo()
+    # a strong symmetry weight leaves the fitted SDF more symmetric than none
+    cfg.fit.stage2_lr = 1e-3
+    _, fits = _prior_fits(cfg, "symmetry", (0.0, 1e3), (10, 15), tmp_path)
+    asym = {}
+    for weight, (fitted, new) in fits.items():
+        probe = CoefficientPrior(fitted, new, 0.0, symmetry_points=4096, seed=1)
+        with torch.no_grad():
+            asym[weight] = float(probe.asymmetry())
+    assert asym[1e3] < 0.5 * asym[0.0], asym

@@ -101,13 +101,18 @@ def test_fit_command_on_an_idr_scene(tmp_path) -> None:
     fit = ["fit", str(tmp_path / "m"), str(tmp_path / "f"), "--scene", str(tmp_path / "scene")]
     main([*fit, "--stage1", "1", "--stage2", "1", "--resolution", "16",
           "--init-weights", "photometric", "--init-temperature", "0.5",
-          "--coefficient-prior", "5", "--shared-prior", "10"])  # fmt: skip
+          "--coefficient-prior", "5", "--shared-prior", "10", "--symmetry", "3"])  # fmt: skip
     assert (tmp_path / "f" / "mesh.ply").stat().st_size > 0
     saved = yaml.safe_load((tmp_path / "f" / "run" / "stage2" / "config.yaml").read_text())
     fit_cfg = saved["fit"]
     assert fit_cfg["init_weights"] == "photometric" and fit_cfg["init_temperature"] == 0.5
     assert fit_cfg["coefficient_prior"] == 5.0 and fit_cfg["shared_prior"] == 10.0
-    for flag, value in (("--shared-prior", "-1"), ("--init-temperature", "0")):
+    assert fit_cfg["symmetry"] == 3.0
+    for flag, value in (
+        ("--shared-prior", "-1"),
+        ("--symmetry", "-1"),
+        ("--init-temperature", "0"),
+    ):
         with pytest.raises(SystemExit, match=flag):
             main([*fit, flag, value])
 
