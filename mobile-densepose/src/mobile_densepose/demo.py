@@ -74,9 +74,9 @@ class DemoConfig:
     """Synthetic images (the last 20 % are held out: 19, enough for an AP that moves
     in steps of a few points rather than tens; rendering them takes ~6 s)."""
     steps: int = 800
-    """Training steps (batch 4), ~190 s at 1 thread. With this schedule 800 steps reached
-    DensePose AP 8.2 (1 thread); 600 reached 9.3 from one initialisation but 4.0 from the
-    demo's, too close to the bar for a test to assert; 450 stayed below 4 (at 4e-3 or
+    """Training steps (batch 4), ~185 s at 1 thread. With this schedule 800 steps reached
+    DensePose AP 9.1 and 8.2 from two initialisations (1 thread); 600 reached 9.3 from one
+    but 4.0 from another, too close to the bar for a test to assert; 450 stayed below 4 (at 4e-3 or
     8e-3); 1200 at 2e-3 (the earlier default, 1.5x the time) reached 11.1."""
     lr: float = 4e-3
     """Peak AdamW learning rate, the tiny preset's 2e-3 doubled: the DensePose AP leaves 0

@@ -96,6 +96,10 @@ def make_datasets(
 def train(cfg: TrainConfig) -> dict[str, float]:
     """Build model + data, fit with the shared Trainer, return the final metrics."""
     train_set, val_set, surface = make_datasets(cfg)
+    # the Trainer seeds only after the model exists: seed here as well, so the initial
+    # weights follow from the config alone, not from whatever drew from the generator
+    # before (unseeded, two runs of the same config started from different weights)
+    torch.manual_seed(cfg.trainer.seed)
     model = DensePoseRCNN(cfg.model, cfg.loss)
     if cfg.model.backbone_weights:
         load_backbone_weights(model.backbone, cfg.model.backbone_weights)
