@@ -26,9 +26,8 @@ numbers also in the README, "Tests"):
   int8 model is evaluated, and the inference overlay of a held-out image is a valid IUV
   image with detections.
 
-Wall time: 200 s at 1 thread (training 184 s), 372 s at 2 threads with the
-machine's other core busy with another job (so the threads stalled each other); an
-idle 2-core CI runner should take less than the 1-thread time.
+Wall time: 200 s at 1 thread (training 184 s); 148 s at 2 threads in a clean-clone CI
+run on an idle 2-core machine.
 """
 
 import dataclasses
