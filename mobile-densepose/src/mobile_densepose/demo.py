@@ -111,6 +111,11 @@ class DemoConfig:
     observers frozen after 2/3 of them as before."""
 
 
+def _metrics_under(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    """The entries of a trainer's metrics whose key starts with ``prefix``, prefix removed."""
+    return {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+
+
 def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
     """Run the demo into out_dir; returns the headline metrics, among them ``bar_met``
     (:func:`densepose_bar` of ``untrained_dp_AP`` and ``trained_dp_AP``)."""
@@ -167,8 +172,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
     phase("train")
     model = load_run(out / "run")
     # the trainer's final evaluation is this model on these images: reused, not run again
-    prefix = "eval/"
-    trained = {k[len(prefix) :]: v for k, v in final.items() if k.startswith(prefix)}
+    trained = _metrics_under(final, "eval/")
     if "dp_AP" not in trained:
         trained = evaluate(model, val, surface)
     phase("trained_eval")
@@ -203,9 +207,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig) -> dict[str, float]:
             qcfg.trainer, steps=cfg.qat_steps, seed=cfg.seed, checkpoint_every=cfg.qat_steps
         )
         # finetune_qat ends by evaluating the converted int8 model on the held-out images
-        prefix = "eval/int8_"
-        qat_final = finetune_qat(qcfg)
-        qat_metrics = {k[len(prefix) :]: v for k, v in qat_final.items() if k.startswith(prefix)}
+        qat_metrics = _metrics_under(finetune_qat(qcfg), "eval/int8_")
         qat_rows = [(f"trained + {cfg.qat_steps} QAT steps, int8", qat_metrics)]
     phase("qat")
 
