@@ -30,6 +30,18 @@ def _model() -> NPBGPP:
     return NPBGPP(CFG, implementation="torch")
 
 
+def _ring_scene(n_points: int, n_views: int) -> tuple[torch.Tensor, list]:
+    """(n_points, 3) random points in the unit cube around the origin and n_views random
+    32x32 images seen from a ring of cameras around them (fixed seed)."""
+    g = torch.Generator().manual_seed(1)
+    points = torch.rand(n_points, 3, generator=g) - 0.5
+    views = [
+        (torch.rand(3, 32, 32, generator=g), _camera([3 * np.cos(a), 3 * np.sin(a), 1.0]))
+        for a in np.linspace(0, 2 * np.pi, n_views, endpoint=False)
+    ]
+    return points, views
+
+
 def test_occluded_and_out_of_view_points_are_dropped() -> None:
     cam = _camera([3.0, 0.0, 0.5])
     front = torch.tensor([0.0, 0.0, 0.0])
@@ -44,12 +56,7 @@ def test_occluded_and_out_of_view_points_are_dropped() -> None:
 
 
 def test_modeling_is_independent_of_view_order() -> None:
-    g = torch.Generator().manual_seed(1)
-    points = torch.rand(60, 3, generator=g) - 0.5
-    views = [
-        (torch.rand(3, 32, 32, generator=g), _camera([3 * np.cos(a), 3 * np.sin(a), 1.0]))
-        for a in np.linspace(0, 2 * np.pi, 5, endpoint=False)
-    ]
+    points, views = _ring_scene(60, 5)
     model = _model()
     with torch.no_grad():
         a = model.model_scene(points, views)
@@ -95,12 +102,7 @@ def test_bilinear_sampling_and_splat_values() -> None:
 def test_autocast_keeps_geometry_sums_and_solve_in_float32() -> None:
     """Under AMP (here CPU bf16) the descriptors stay close to the float32 ones: the
     projections, aggregation sums and ridge solve are cast to float32 inside."""
-    g = torch.Generator().manual_seed(1)
-    points = torch.rand(200, 3, generator=g) - 0.5
-    views = [
-        (torch.rand(3, 32, 32, generator=g), _camera([3 * np.cos(a), 3 * np.sin(a), 1.0]))
-        for a in np.linspace(0, 2 * np.pi, 6, endpoint=False)
-    ]
+    points, views = _ring_scene(200, 6)
     model = _model()
     cam = views[0][1]
     with torch.no_grad():
